@@ -1,0 +1,79 @@
+//! Conventions every gRPC hop follows. The end user's token travels in the
+//! `authorization` metadata entry; a bad-input status names its field in the
+//! `x-syncchain-field` entry so the gateway can report it; an internal
+//! failure is logged once, here, with its cause chain, and only a generic
+//! message crosses the wire.
+
+use tonic::{Status, metadata::MetadataMap};
+
+use crate::auth::{Caller, TokenKeys};
+
+pub const AUTHORIZATION: &str = "authorization";
+pub const FIELD: &str = "x-syncchain-field";
+
+/// Wraps a message in a request that carries the caller's token, if any.
+pub fn request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token
+        && let Ok(value) = format!("Bearer {token}").parse()
+    {
+        request.metadata_mut().insert(AUTHORIZATION, value);
+    }
+    request
+}
+
+/// The verified caller of a request, `None` when it carries no token.
+pub fn caller(metadata: &MetadataMap, keys: &TokenKeys) -> Result<Option<Caller>, Status> {
+    let Some(value) = metadata.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Status::unauthenticated("malformed authorization"))?;
+    let token = value.strip_prefix("Bearer ").unwrap_or(value);
+    keys.verify(token)
+        .map(Some)
+        .map_err(|e| Status::unauthenticated(e.to_string()))
+}
+
+/// The caller of a request that must come from a signed-in user.
+pub fn require_caller(metadata: &MetadataMap, keys: &TokenKeys) -> Result<Caller, Status> {
+    caller(metadata, keys)?.ok_or_else(|| Status::unauthenticated("sign in first"))
+}
+
+/// INVALID_ARGUMENT naming the offending field.
+pub fn invalid_argument(field: &str, message: impl Into<String>) -> Status {
+    let mut status = Status::invalid_argument(message);
+    if let Ok(value) = field.parse() {
+        status.metadata_mut().insert(FIELD, value);
+    }
+    status
+}
+
+/// The field an INVALID_ARGUMENT status names, if any.
+pub fn field_of(status: &Status) -> Option<String> {
+    status
+        .metadata()
+        .get(FIELD)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Logs an unexpected failure with its cause chain and returns a status that
+/// reveals nothing about it.
+pub fn internal(context: &'static str, error: &(dyn std::error::Error + 'static)) -> Status {
+    tracing::error!(error = %chain(error), context, "internal failure");
+    Status::internal("internal error")
+}
+
+/// `outer: middle: inner`, for logging.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

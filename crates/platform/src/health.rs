@@ -1,0 +1,90 @@
+//! `/healthz` answers while the process runs; `/readyz` answers 200 only
+//! when every dependency the process uses answers too, and otherwise 503 with
+//! the names of those that do not (never their addresses or errors).
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use futures::future::{BoxFuture, join_all};
+
+/// One named dependency check.
+#[derive(Clone)]
+pub struct Check {
+    name: &'static str,
+    probe: Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>,
+}
+
+impl Check {
+    pub fn new<F, Fut>(name: &'static str, probe: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = bool> + Send + 'static,
+    {
+        Self {
+            name,
+            probe: Arc::new(move || Box::pin(probe())),
+        }
+    }
+
+    pub fn postgres(pool: sqlx::PgPool) -> Self {
+        Self::new("postgres", move || {
+            let pool = pool.clone();
+            async move { sqlx::query("SELECT 1").execute(&pool).await.is_ok() }
+        })
+    }
+
+    pub fn nats(client: async_nats::Client) -> Self {
+        Self::new("nats", move || {
+            let client = client.clone();
+            async move {
+                client.connection_state() == async_nats::connection::State::Connected
+                    && client.flush().await.is_ok()
+            }
+        })
+    }
+
+    pub fn redis(conn: redis::aio::ConnectionManager) -> Self {
+        Self::new("redis", move || {
+            let mut conn = conn.clone();
+            async move {
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            }
+        })
+    }
+}
+
+/// Routes for `/healthz` and `/readyz`, to merge into a process's router.
+pub fn router(checks: Vec<Check>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(Arc::new(checks))
+}
+
+async fn ready(State(checks): State<Arc<Vec<Check>>>) -> (StatusCode, Json<serde_json::Value>) {
+    let results = join_all(checks.iter().map(|c| {
+        let probe = (c.probe)();
+        let name = c.name;
+        async move {
+            let ok = tokio::time::timeout(Duration::from_secs(2), probe)
+                .await
+                .unwrap_or(false);
+            (name, ok)
+        }
+    }))
+    .await;
+    let failing: Vec<&str> = results.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
+    let status = if failing.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if failing.is_empty() { "ready" } else { "not ready" },
+        "checks": results.iter().map(|(n, ok)| (n.to_string(), serde_json::Value::from(if *ok { "up" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
+    });
+    (status, Json(body))
+}
