@@ -1,0 +1,97 @@
+//! Builds the gateway from its settings and runs it until shutdown.
+
+use std::net::SocketAddr;
+
+use axum::{Router, routing::get};
+use syncchain_platform::{deps, health, shutdown::Shutdown};
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::{
+    auth::Revocations,
+    clients::Services,
+    config::{Config, Limits},
+    ratelimit::SignInLimiter,
+    schema::{self, AppSchema},
+};
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub limits: Limits,
+    pub graphiql: bool,
+    pub trust_proxy: bool,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<Self> {
+        let redis = deps::connect_redis(&config.redis_url, "SYNCCHAIN_REDIS_URL").await?;
+        let services = Services::connect_lazy(&config.users_url)?;
+        let revocations = Revocations::new(config.keys.clone(), redis.clone(), &config.redis_prefix);
+        let limiter = SignInLimiter::new(redis.clone(), &config.redis_prefix, config.signin);
+        let schema = schema::builder(config.limits, config.introspection)
+            .data(services.clone())
+            .data(revocations)
+            .data(limiter)
+            .finish();
+        let state = AppState {
+            schema,
+            limits: config.limits,
+            graphiql: config.graphiql,
+            trust_proxy: config.trust_proxy,
+        };
+        let users_check = {
+            let users = services.users.clone();
+            health::Check::new("users", move || {
+                let mut users = users.clone();
+                async move {
+                    users
+                        .get_users(syncchain_proto::users::v1::GetUsersRequest { ids: vec![] })
+                        .await
+                        .is_ok()
+                }
+            })
+        };
+        let router = Router::new()
+            .route("/graphql", get(crate::http::ide).post(crate::http::graphql))
+            .route("/graphql/ide.js", get(crate::ide::script))
+            .route("/graphql/ide.css", get(crate::ide::style))
+            .with_state(state)
+            .merge(health::router(vec![health::Check::redis(redis), users_check]))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        tracing::info!(address = %listener.local_addr()?, "gateway listening");
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let shutdown = self.shutdown.clone();
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+        tracing::info!("gateway stopped");
+        Ok(())
+    }
+}
+

@@ -1,0 +1,87 @@
+//! The gateway's settings, read once from the environment at start.
+
+use std::time::Duration;
+
+use syncchain_platform::{
+    auth::{JwtSecret, TokenKeys},
+    config::{ConfigError, Env, Mode},
+};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    /// Where the users service answers gRPC.
+    pub users_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key the gateway writes, so several deployments
+    /// (or tests) can share one Redis.
+    pub redis_prefix: String,
+    pub keys: TokenKeys,
+    pub limits: Limits,
+    pub signin: SignInLimits,
+    /// Serve the GraphQL IDE on `GET /graphql`.
+    pub graphiql: bool,
+    pub introspection: bool,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_proxy: bool,
+}
+
+/// Bounds on what one request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_body_bytes: usize,
+}
+
+/// Sign-in attempts allowed per window before `RATE_LIMITED`.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInLimits {
+    /// Failed attempts against one account.
+    pub per_account: u32,
+    /// Attempts from one client address.
+    pub per_address: u32,
+    pub window: Duration,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let mode = Mode::from_env(env)?;
+        let secret = JwtSecret::from_env(env)?.ok_or_else(|| {
+            ConfigError::new(
+                "SYNCCHAIN_JWT_SECRET",
+                "not set: give a secret of at least 32 bytes (or SYNCCHAIN_JWT_SECRET_FILE naming a file holding one)",
+            )
+        })?;
+        let ttl = env.duration("SYNCCHAIN_TOKEN_TTL", Duration::from_secs(3600))?;
+        if ttl.is_zero() {
+            return Err(ConfigError::new("SYNCCHAIN_TOKEN_TTL", "must be positive"));
+        }
+        let dev = mode == Mode::Dev;
+        let limits = Limits {
+            max_depth: env.get("SYNCCHAIN_MAX_QUERY_DEPTH", 12)?,
+            max_complexity: env.get("SYNCCHAIN_MAX_QUERY_COMPLEXITY", 1000)?,
+            max_body_bytes: env.get("SYNCCHAIN_MAX_BODY_BYTES", 1 << 20)?,
+        };
+        let signin = SignInLimits {
+            per_account: env.get("SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT", 10)?,
+            per_address: env.get("SYNCCHAIN_SIGNIN_MAX_PER_ADDRESS", 100)?,
+            window: env.duration("SYNCCHAIN_SIGNIN_WINDOW", Duration::from_secs(900))?,
+        };
+        if signin.window.as_secs() == 0 {
+            return Err(ConfigError::new("SYNCCHAIN_SIGNIN_WINDOW", "must be at least one second"));
+        }
+        Ok(Self {
+            mode,
+            users_url: env.string("SYNCCHAIN_USERS_URL", "http://127.0.0.1:50051"),
+            redis_url: env.string("SYNCCHAIN_REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_prefix: env.string("SYNCCHAIN_REDIS_PREFIX", "syncchain"),
+            keys: TokenKeys::new(&secret, ttl),
+            limits,
+            signin,
+            graphiql: env.flag("SYNCCHAIN_GRAPHIQL", dev)?,
+            introspection: env.flag("SYNCCHAIN_INTROSPECTION", dev)?,
+            trust_proxy: env.flag("SYNCCHAIN_TRUST_PROXY", false)?,
+        })
+    }
+}

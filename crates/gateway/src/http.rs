@@ -1,0 +1,115 @@
+//! The HTTP surface: `POST /graphql` executes, `GET /graphql` serves the
+//! IDE, and the health endpoints. The body is read here with its own limit
+//! so an oversized or malformed request gets a GraphQL error with a code,
+//! like every other failure, instead of a bare status page.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    app::AppState,
+    auth::RequestAuth,
+    errors::{ApiError, ensure_codes},
+    schema::{ClientAddress, RequestContext},
+};
+
+fn error_response(status: StatusCode, error: ApiError) -> Response {
+    let error = async_graphql::Error::from(error).into_server_error(Default::default());
+    let body = serde_json::json!({ "errors": [error] });
+    (status, Json(body)).into_response()
+}
+
+fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_proxy: bool) -> IpAddr {
+    if trust_proxy
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return forwarded;
+    }
+    peer.ip()
+}
+
+pub async fn graphql(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limit = state.limits.max_body_bytes;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ApiError::BadUserInput {
+                    field: None,
+                    message: format!("the request body is larger than {limit} bytes"),
+                },
+            );
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(request) => request,
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ApiError::BadUserInput {
+                    field: None,
+                    message: "the body must be one JSON object with `query` and optional `variables` and `operationName`".into(),
+                },
+            );
+        }
+    };
+    let auth = RequestAuth::from_header(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let context = RequestContext {
+        auth,
+        address: ClientAddress(client_address(&headers, peer, state.trust_proxy)),
+    };
+    let mut response = state.schema.execute(request.data(context)).await;
+    ensure_codes(&mut response);
+    Json(response).into_response()
+}
+
+/// The IDE page, or 404 when it is turned off.
+pub async fn ide(State(state): State<AppState>) -> Response {
+    if state.graphiql {
+        crate::ide::page()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "The GraphQL IDE is turned off here; POST GraphQL requests to /graphql.",
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert_eq!(client_address(&headers, peer, false), peer.ip());
+        assert_eq!(
+            client_address(&headers, peer, true),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+    }
+}

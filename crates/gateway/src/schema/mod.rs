@@ -1,0 +1,62 @@
+//! The GraphQL schema, split by domain and merged here. Resolvers do three
+//! things only: authorise, call a service, and map its answer; anything
+//! more belongs in the service.
+
+mod account;
+mod context;
+mod users;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+pub use context::{ClientAddress, RequestContext};
+
+use crate::config::Limits;
+
+#[derive(MergedObject, Default)]
+pub struct Query(users::UsersQuery, account::AccountQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(users::UsersMutation, account::AccountMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with its limits; the caller adds shared data and finishes it.
+pub fn builder(limits: Limits, introspection: bool) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_depth.max(16))
+        .limit_directives(16);
+    if introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    }
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The public contract: any change to the schema shows up in review as a
+    /// change to `schema.graphql`. After an intended change, regenerate it
+    /// with `UPDATE_SCHEMA=1 cargo test -p syncchain-gateway`.
+    #[test]
+    fn the_schema_matches_the_committed_sdl() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+        let actual = super::sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &actual).expect("write schema.graphql");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == actual,
+            "the schema differs from {path}; if the change is intended, run UPDATE_SCHEMA=1 cargo test -p syncchain-gateway and commit the file"
+        );
+    }
+}

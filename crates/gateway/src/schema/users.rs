@@ -1,0 +1,226 @@
+//! Users: the predecessor's `users`, `user(id)` and `registerUser`, plus
+//! `me`, a cursor-paged `usersConnection` and `setUserRole`.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use syncchain_platform::grpc::request;
+use syncchain_proto::users::v1 as pb;
+
+use super::context::{admin, caller, services, token};
+use crate::errors::{ApiError, ApiResult};
+
+/// Default and largest page of a list.
+const DEFAULT_PAGE: i32 = 20;
+const MAX_PAGE: i32 = 100;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+impl From<Role> for pb::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Customer => pb::Role::Customer,
+            Role::Admin => pb::Role::Admin,
+        }
+    }
+}
+
+/// A person with an account. Contact details are visible only to that
+/// person and to admins.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct User {
+    pub id: ID,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub location: String,
+    pub contact_number: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<pb::User> for User {
+    fn from(user: pb::User) -> Self {
+        let role = match user.role() {
+            pb::Role::Admin => Role::Admin,
+            _ => Role::Customer,
+        };
+        let created_at = user
+            .created_at
+            .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+            .unwrap_or_default();
+        Self {
+            id: ID(user.id),
+            first_name: user.first_name,
+            last_name: user.last_name,
+            email: user.email,
+            location: user.location,
+            contact_number: user.contact_number,
+            role,
+            created_at,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterUserInput {
+    pub email: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub location: String,
+    pub contact_number: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Pass as `after` to get the next page.
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct UserConnection {
+    pub nodes: Vec<User>,
+    pub page_info: PageInfo,
+}
+
+pub(crate) fn page_size(first: Option<i32>) -> ApiResult<u32> {
+    match first {
+        None => Ok(DEFAULT_PAGE as u32),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n as u32),
+        Some(_) => Err(ApiError::bad_input(
+            "first",
+            format!("must be between 1 and {MAX_PAGE}"),
+        )),
+    }
+}
+
+async fn list(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> ApiResult<UserConnection> {
+    admin(ctx).await?;
+    let message = pb::ListUsersRequest {
+        first: page_size(first)?,
+        after: after.unwrap_or_default(),
+    };
+    let page = services(ctx)?
+        .users
+        .clone()
+        .list_users(request(message, token(ctx)?))
+        .await
+        .map_err(|s| ApiError::from_status(s, "users.ListUsers"))?
+        .into_inner();
+    Ok(UserConnection {
+        nodes: page.users.into_iter().map(User::from).collect(),
+        page_info: PageInfo {
+            end_cursor: (!page.end_cursor.is_empty()).then_some(page.end_cursor),
+            has_next_page: page.has_next_page,
+        },
+    })
+}
+
+fn user_id(id: &ID, field: &str) -> ApiResult<String> {
+    uuid::Uuid::parse_str(id.as_str())
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::bad_input(field, "not a valid id"))
+}
+
+pub(crate) async fn get_user(ctx: &Context<'_>, id: String) -> ApiResult<User> {
+    let user = services(ctx)?
+        .users
+        .clone()
+        .get_user(request(pb::GetUserRequest { id }, token(ctx)?))
+        .await
+        .map_err(|s| ApiError::from_status(s, "users.GetUser"))?
+        .into_inner();
+    Ok(user.into())
+}
+
+#[derive(Default)]
+pub struct UsersQuery;
+
+#[Object]
+impl UsersQuery {
+    /// A page of users, oldest first (admins only). Without arguments, the
+    /// first 20; see `usersConnection` for the cursor.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many (1 to 100, default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor from `usersConnection.pageInfo.endCursor`.")] after: Option<String>,
+    ) -> ApiResult<Vec<User>> {
+        Ok(list(ctx, first, after).await?.nodes)
+    }
+
+    /// A page of users with its cursor (admins only).
+    async fn users_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<UserConnection> {
+        list(ctx, first, after).await
+    }
+
+    /// One user: yourself, or anyone for an admin.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<User> {
+        let caller = caller(ctx).await?;
+        let id = user_id(&id, "id")?;
+        if !caller.is_admin() && caller.user_id.to_string() != id {
+            return Err(ApiError::Forbidden("you may only see your own account".into()));
+        }
+        get_user(ctx, id).await
+    }
+
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        let caller = caller(ctx).await?;
+        get_user(ctx, caller.user_id.to_string()).await
+    }
+}
+
+#[derive(Default)]
+pub struct UsersMutation;
+
+#[Object]
+impl UsersMutation {
+    /// Creates an account. Anyone may register; the new account is a customer.
+    async fn register_user(&self, ctx: &Context<'_>, input: RegisterUserInput) -> ApiResult<User> {
+        let message = pb::RegisterRequest {
+            email: input.email,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            location: input.location,
+            contact_number: input.contact_number,
+        };
+        let user = services(ctx)?
+            .users
+            .clone()
+            .register(request(message, None))
+            .await
+            .map_err(|s| ApiError::from_status(s, "users.Register"))?
+            .into_inner();
+        Ok(user.into())
+    }
+
+    /// Makes a user an admin or a customer (admins only). The user's
+    /// existing tokens keep their old role until they sign in again.
+    async fn set_user_role(&self, ctx: &Context<'_>, id: ID, role: Role) -> ApiResult<User> {
+        admin(ctx).await?;
+        let message = pb::SetRoleRequest {
+            id: user_id(&id, "id")?,
+            role: pb::Role::from(role).into(),
+        };
+        let user = services(ctx)?
+            .users
+            .clone()
+            .set_role(request(message, token(ctx)?))
+            .await
+            .map_err(|s| ApiError::from_status(s, "users.SetRole"))?
+            .into_inner();
+        Ok(user.into())
+    }
+}
