@@ -1,1 +1,44 @@
-//! placeholder
+//! Domain events between syncchain services, delivered at least once and
+//! applied exactly once.
+//!
+//! - A producer writes its change and an [`Envelope`] into the outbox in one
+//!   transaction ([`outbox::enqueue`]); the [`relay::Relay`] publishes it to
+//!   JetStream with `Nats-Msg-Id` = event id and deletes it once
+//!   acknowledged, so no committed event is lost and none is stored twice.
+//! - A consumer ([`consumer::Consumer`]) records each applied event in the
+//!   same transaction as its effect, so redeliveries are no-ops, and parks
+//!   what it cannot apply ([`dead_letter`]) instead of stopping.
+//! - Event types are versioned structs in [`payloads`]; subjects and streams
+//!   are derived from a validated [`Namespace`] ([`streams`]).
+//!
+//! The outbox, processed-event and dead-letter tables live in each service's
+//! own database: [`migrate`] adds them next to the service's tables.
+
+// Tests may unwrap: a panic there is the failure report.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod config;
+pub mod consumer;
+pub mod dead_letter;
+pub mod envelope;
+mod handler;
+pub mod outbox;
+pub mod payloads;
+pub mod relay;
+mod retry;
+pub mod streams;
+
+pub use async_trait::async_trait;
+pub use config::{EventsConfig, InvalidNamespace, Namespace};
+pub use envelope::{DecodeError, Envelope, Event};
+
+/// Creates or updates the outbox, processed-event and dead-letter tables.
+///
+/// The service using this crate keeps its own migrations in the same
+/// database and the same `_sqlx_migrations` table, so each side ignores the
+/// versions it does not know.
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
+}

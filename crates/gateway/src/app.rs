@@ -31,10 +31,15 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<Self> {
+    pub async fn build(
+        config: Config,
+        listener: TcpListener,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
         let redis = deps::connect_redis(&config.redis_url, "SYNCCHAIN_REDIS_URL").await?;
         let services = Services::connect_lazy(&config.users_url)?;
-        let revocations = Revocations::new(config.keys.clone(), redis.clone(), &config.redis_prefix);
+        let revocations =
+            Revocations::new(config.keys.clone(), redis.clone(), &config.redis_prefix);
         let limiter = SignInLimiter::new(redis.clone(), &config.redis_prefix, config.signin);
         let schema = schema::builder(config.limits, config.introspection)
             .data(services.clone())
@@ -52,10 +57,12 @@ impl Application {
             health::Check::new("users", move || {
                 let mut users = users.clone();
                 async move {
-                    users
+                    // Any answer from the service means it is up; only a
+                    // transport failure (UNAVAILABLE) or no answer means down.
+                    let answer = users
                         .get_users(syncchain_proto::users::v1::GetUsersRequest { ids: vec![] })
-                        .await
-                        .is_ok()
+                        .await;
+                    !matches!(answer, Err(s) if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded))
                 }
             })
         };
@@ -64,7 +71,10 @@ impl Application {
             .route("/graphql/ide.js", get(crate::ide::script))
             .route("/graphql/ide.css", get(crate::ide::style))
             .with_state(state)
-            .merge(health::router(vec![health::Check::redis(redis), users_check]))
+            .merge(health::router(vec![
+                health::Check::redis(redis),
+                users_check,
+            ]))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
         tracing::info!(address = %listener.local_addr()?, "gateway listening");
@@ -94,4 +104,3 @@ impl Application {
         Ok(())
     }
 }
-

@@ -124,7 +124,10 @@ mod tests {
     #[test]
     fn both_header_forms_yield_the_same_token() {
         for header in ["abc.def.ghi", "Bearer abc.def.ghi", "bearer  abc.def.ghi "] {
-            assert_eq!(RequestAuth::from_header(Some(header)).token(), Some("abc.def.ghi"));
+            assert_eq!(
+                RequestAuth::from_header(Some(header)).token(),
+                Some("abc.def.ghi")
+            );
         }
     }
 

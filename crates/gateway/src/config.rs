@@ -69,7 +69,10 @@ impl Config {
             window: env.duration("SYNCCHAIN_SIGNIN_WINDOW", Duration::from_secs(900))?,
         };
         if signin.window.as_secs() == 0 {
-            return Err(ConfigError::new("SYNCCHAIN_SIGNIN_WINDOW", "must be at least one second"));
+            return Err(ConfigError::new(
+                "SYNCCHAIN_SIGNIN_WINDOW",
+                "must be at least one second",
+            ));
         }
         Ok(Self {
             mode,

@@ -25,7 +25,9 @@ pub enum ApiError {
     },
     NotFound(String),
     Conflict(String),
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+    },
     Internal,
 }
 
@@ -40,7 +42,10 @@ impl ApiError {
     /// The message shown to the client.
     pub fn message(&self) -> String {
         match self {
-            Self::Unauthenticated(m) | Self::Forbidden(m) | Self::NotFound(m) | Self::Conflict(m) => m.clone(),
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m) => m.clone(),
             Self::BadUserInput { message, .. } => message.clone(),
             Self::RateLimited { retry_after } => {
                 format!("too many attempts; try again in {retry_after} seconds")

@@ -84,7 +84,10 @@ impl JwtSecret {
         }
         if let Some(path) = env.raw("SYNCCHAIN_JWT_SECRET_FILE") {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new("SYNCCHAIN_JWT_SECRET_FILE", format!("cannot read {path}: {e}"))
+                ConfigError::new(
+                    "SYNCCHAIN_JWT_SECRET_FILE",
+                    format!("cannot read {path}: {e}"),
+                )
             })?;
             return Self::new(text.trim().as_bytes().to_vec())
                 .map(Some)
@@ -155,7 +158,9 @@ pub struct TokenKeys {
 
 impl fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,9 +184,14 @@ impl TokenKeys {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: Uuid, role: Role) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        role: Role,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = Utc::now();
-        let expires_at = now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(1));
+        let expires_at =
+            now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(1));
         let claims = Claims {
             sub: user_id,
             role,
@@ -227,7 +237,10 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        TokenKeys::new(&JwtSecret::new(vec![7; 32]).unwrap(), Duration::from_secs(60))
+        TokenKeys::new(
+            &JwtSecret::new(vec![7; 32]).unwrap(),
+            Duration::from_secs(60),
+        )
     }
 
     #[test]
@@ -248,7 +261,10 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_secret_is_invalid() {
-        let other = TokenKeys::new(&JwtSecret::new(vec![8; 32]).unwrap(), Duration::from_secs(60));
+        let other = TokenKeys::new(
+            &JwtSecret::new(vec![8; 32]).unwrap(),
+            Duration::from_secs(60),
+        );
         let token = other.issue(Uuid::new_v4(), Role::Customer).unwrap().token;
         assert_eq!(keys().verify(&token), Err(TokenError::Invalid));
     }

@@ -177,7 +177,9 @@ impl FromStr for Mode {
         match s.to_ascii_lowercase().as_str() {
             "dev" | "development" => Ok(Self::Dev),
             "prod" | "production" => Ok(Self::Production),
-            other => Err(format!("unknown mode {other:?}, expected dev or production")),
+            other => Err(format!(
+                "unknown mode {other:?}, expected dev or production"
+            )),
         }
     }
 }

@@ -20,7 +20,9 @@ pub struct DependencyError {
 }
 
 fn hint(var: &str) -> String {
-    format!("Is it running? `syncchain dev` starts one locally; otherwise set {var} to a reachable server")
+    format!(
+        "Is it running? `syncchain dev` starts one locally; otherwise set {var} to a reachable server"
+    )
 }
 
 fn reason(e: &dyn std::error::Error) -> String {
@@ -67,15 +69,16 @@ pub async fn ensure_database(options: &PgConnectOptions, var: &str) -> Result<()
         reason: reason(&e),
         hint: hint(var),
     };
-    let mut conn = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&admin))
-        .await
-        .map_err(|_| DependencyError {
-            what: "PostgreSQL",
-            address: postgres_address(options),
-            reason: "no answer within 10 s".into(),
-            hint: hint(var),
-        })?
-        .map_err(unreachable)?;
+    let mut conn =
+        tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&admin))
+            .await
+            .map_err(|_| DependencyError {
+                what: "PostgreSQL",
+                address: postgres_address(options),
+                reason: "no answer within 10 s".into(),
+                hint: hint(var),
+            })?
+            .map_err(unreachable)?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)
@@ -200,9 +203,14 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_postgres_is_named_with_its_address_and_a_hint() {
         let pg = postgres_options("postgres://postgres@127.0.0.1:1/x", "SYNCCHAIN_X_URL").unwrap();
-        let err = connect_postgres(&pg, 1, "SYNCCHAIN_X_URL").await.unwrap_err();
+        let err = connect_postgres(&pg, 1, "SYNCCHAIN_X_URL")
+            .await
+            .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("cannot reach PostgreSQL at 127.0.0.1:1/x"), "{text}");
+        assert!(
+            text.starts_with("cannot reach PostgreSQL at 127.0.0.1:1/x"),
+            "{text}"
+        );
         assert!(text.contains("SYNCCHAIN_X_URL"), "{text}");
     }
 
@@ -212,6 +220,9 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert!(err.to_string().starts_with("cannot reach Redis at 127.0.0.1:1"));
+        assert!(
+            err.to_string()
+                .starts_with("cannot reach Redis at 127.0.0.1:1")
+        );
     }
 }

@@ -76,7 +76,11 @@ async fn ready(State(checks): State<Arc<Vec<Check>>>) -> (StatusCode, Json<serde
         }
     }))
     .await;
-    let failing: Vec<&str> = results.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
+    let failing: Vec<&str> = results
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(n, _)| *n)
+        .collect();
     let status = if failing.is_empty() {
         StatusCode::OK
     } else {

@@ -1,1 +1,80 @@
-//! placeholder
+//! Helpers for syncchain's integration tests, which talk to real Postgres,
+//! NATS and Redis. Every test gets its own database and its own event
+//! namespace, so tests run in parallel against the shared servers; tests
+//! that stop a dependency start a private server process instead. Nothing
+//! here sleeps for a fixed time: waiting is polling with a deadline.
+//!
+//! Helpers panic with a message that says what to fix: in a test, a panic
+//! is the failure report.
+
+use std::{future::Future, time::Duration};
+
+pub mod db;
+pub mod nats_server;
+pub mod process;
+
+/// The variable naming the NATS server tests use (default the local one).
+pub const NATS_URL_VAR: &str = "SYNCCHAIN_TEST_NATS_URL";
+/// The variable naming the Redis server tests use (default the local one).
+pub const REDIS_URL_VAR: &str = "SYNCCHAIN_TEST_REDIS_URL";
+
+/// A fresh event namespace (`t` and 12 hex digits), so a test's subjects
+/// and streams are its own.
+pub fn namespace() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("t{}", &id[..12])
+}
+
+/// The shared NATS server: `SYNCCHAIN_TEST_NATS_URL` or `nats://127.0.0.1:4222`.
+pub fn nats_url() -> String {
+    env_or(NATS_URL_VAR, "nats://127.0.0.1:4222")
+}
+
+/// The shared Redis server: `SYNCCHAIN_TEST_REDIS_URL` or `redis://127.0.0.1:6379`.
+pub fn redis_url() -> String {
+    env_or(REDIS_URL_VAR, "redis://127.0.0.1:6379")
+}
+
+fn env_or(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// A JetStream context on `url` whose client reconnects forever, so a test
+/// can restart the server under it. Panics when no connection comes up.
+pub async fn jetstream(url: &str) -> async_nats::jetstream::Context {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to NATS at {url}: {e}"));
+    let connected = eventually(Duration::from_secs(10), || async {
+        client.connection_state() == async_nats::connection::State::Connected
+    })
+    .await;
+    assert!(connected, "no connection to NATS at {url} within 10 s");
+    async_nats::jetstream::new(client)
+}
+
+/// Polls `check` every 20 ms until it returns true (then `true`) or
+/// `timeout` has passed (then `false`).
+#[must_use = "assert on the result: false means the condition never held"]
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -48,7 +48,10 @@ async fn sign_in(ctx: &Context<'_>, input: SigninInput) -> ApiResult<SignInPaylo
         Ok(user) => user.into_inner(),
         Err(status) => {
             let error = ApiError::from_status(status, "users.VerifyCredentials");
-            if matches!(error, ApiError::Unauthenticated(_) | ApiError::BadUserInput { .. }) {
+            if matches!(
+                error,
+                ApiError::Unauthenticated(_) | ApiError::BadUserInput { .. }
+            ) {
                 limiter.failed(&input.email).await;
                 // One answer for every wrong credential, whatever was wrong.
                 return Err(ApiError::Unauthenticated("wrong email or password".into()));
@@ -65,10 +68,13 @@ async fn sign_in(ctx: &Context<'_>, input: SigninInput) -> ApiResult<SignInPaylo
         super::users::Role::Admin => TokenRole::Admin,
         super::users::Role::Customer => TokenRole::Customer,
     };
-    let issued = revocations(ctx)?.keys().issue(user_id, role).map_err(|error| {
-        tracing::error!(%error, "cannot sign token");
-        ApiError::Internal
-    })?;
+    let issued = revocations(ctx)?
+        .keys()
+        .issue(user_id, role)
+        .map_err(|error| {
+            tracing::error!(%error, "cannot sign token");
+            ApiError::Internal
+        })?;
     Ok(SignInPayload {
         token: issued.token,
         expires_at: issued.caller.expires_at,

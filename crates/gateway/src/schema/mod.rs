@@ -21,7 +21,10 @@ pub struct Mutation(users::UsersMutation, account::AccountMutation);
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema with its limits; the caller adds shared data and finishes it.
-pub fn builder(limits: Limits, introspection: bool) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+pub fn builder(
+    limits: Limits,
+    introspection: bool,
+) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)

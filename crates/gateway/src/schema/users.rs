@@ -99,7 +99,11 @@ pub(crate) fn page_size(first: Option<i32>) -> ApiResult<u32> {
     }
 }
 
-async fn list(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> ApiResult<UserConnection> {
+async fn list(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<UserConnection> {
     admin(ctx).await?;
     let message = pb::ListUsersRequest {
         first: page_size(first)?,
@@ -149,7 +153,9 @@ impl UsersQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "At most this many (1 to 100, default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor from `usersConnection.pageInfo.endCursor`.")] after: Option<String>,
+        #[graphql(desc = "Cursor from `usersConnection.pageInfo.endCursor`.")] after: Option<
+            String,
+        >,
     ) -> ApiResult<Vec<User>> {
         Ok(list(ctx, first, after).await?.nodes)
     }
@@ -169,7 +175,9 @@ impl UsersQuery {
         let caller = caller(ctx).await?;
         let id = user_id(&id, "id")?;
         if !caller.is_admin() && caller.user_id.to_string() != id {
-            return Err(ApiError::Forbidden("you may only see your own account".into()));
+            return Err(ApiError::Forbidden(
+                "you may only see your own account".into(),
+            ));
         }
         get_user(ctx, id).await
     }

@@ -1,0 +1,270 @@
+//! The idempotent durable consumer.
+//!
+//! Every instance of a service binds the same durable pull consumer, so
+//! JetStream spreads the messages over them and remembers progress while
+//! all are down. Each message is applied in one transaction that first
+//! records `(consumer, event id)` in `processed_events`: a redelivery (lost
+//! ack, another instance, a duplicate publication) finds the record and is
+//! acknowledged without running the handler again. The ack is sent after
+//! the commit, so a crash in between means a redelivery, never a loss.
+//!
+//! A message that cannot be applied is parked in `dead_letters` with its
+//! reason and acknowledged: at once when it is undecodable or the handler
+//! says so, after `max_deliver` deliveries when the handler keeps failing.
+//! The budget is enforced here rather than by the server, which would drop
+//! the message silently: a message delivered more often than the budget
+//! (the process died while handling it) is parked before it is handled.
+//! While the database itself is away the message is held (its ack deadline
+//! extended) and retried, since parking it needs the database too.
+//!
+//! Nothing a message does stops the loop: errors, even panics of a handler,
+//! end in a retry or a dead letter. On shutdown the consumer stops pulling,
+//! finishes the message in hand and hands the rest of its batch back.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{
+    self, AckKind,
+    consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
+};
+use futures::{FutureExt, StreamExt};
+use sqlx::PgPool;
+use syncchain_platform::shutdown::Shutdown;
+
+pub use crate::handler::{Handler, HandlerError};
+use crate::{
+    Namespace,
+    retry::{Backoff, chain},
+};
+
+mod message;
+
+/// How one consumer binds and retries.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// The durable name, shared by all instances; also the key of its
+    /// processed-event records and dead letters. `[A-Za-z0-9_-]`.
+    pub name: String,
+    /// The stream, without the namespace: `streams::ORDERS`.
+    pub stream: String,
+    /// Subjects to receive, without the namespace (`orders.placed`,
+    /// `stock.>`); empty for the whole stream. More than one needs
+    /// nats-server 2.10.
+    pub subjects: Vec<String>,
+    /// How long a delivery may stay unacknowledged before it is redelivered.
+    pub ack_wait: Duration,
+    /// Deliveries before a message the handler keeps failing on is parked.
+    pub max_deliver: i64,
+    /// The wait before the second delivery after a transient failure;
+    /// doubles with each delivery, up to a minute.
+    pub retry_delay: Duration,
+    /// Messages pulled at once.
+    pub batch: usize,
+    /// How long one pull waits for messages.
+    pub fetch_wait: Duration,
+}
+
+impl ConsumerConfig {
+    /// Defaults: ack wait 30 s, 5 deliveries, retries after 1 s, 2 s, 4 s...,
+    /// batches of 10, pulls of 5 s.
+    pub fn new(name: impl Into<String>, stream: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            stream: stream.into(),
+            subjects: Vec::new(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            retry_delay: Duration::from_secs(1),
+            batch: 10,
+            fetch_wait: Duration::from_secs(5),
+        }
+    }
+
+    /// Receives only `subject` (after the namespace) too.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subjects.push(subject.into());
+        self
+    }
+}
+
+/// A consumer name JetStream would refuse, or that could be confused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("consumer name {0:?} must be 1 to 64 characters of letters, digits, '_' or '-'")]
+pub struct InvalidConsumerName(pub String);
+
+/// Why binding to the durable consumer failed.
+#[derive(Debug, thiserror::Error)]
+enum BindError {
+    #[error("cannot find stream {stream}")]
+    Stream {
+        stream: String,
+        #[source]
+        source: jetstream::context::GetStreamError,
+    },
+    #[error("cannot create consumer {consumer} on stream {stream}")]
+    Consumer {
+        consumer: String,
+        stream: String,
+        #[source]
+        source: jetstream::stream::ConsumerError,
+    },
+}
+
+/// Applies the events of one durable consumer with one handler.
+pub struct Consumer {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    namespace: Namespace,
+    config: ConsumerConfig,
+    handler: Arc<dyn Handler>,
+}
+
+impl Consumer {
+    pub fn new(
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        namespace: Namespace,
+        config: ConsumerConfig,
+        handler: impl Handler + 'static,
+    ) -> Result<Self, InvalidConsumerName> {
+        let name = &config.name;
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            return Err(InvalidConsumerName(name.clone()));
+        }
+        Ok(Self {
+            pool,
+            jetstream,
+            namespace,
+            config,
+            handler: Arc::new(handler),
+        })
+    }
+
+    /// Consumes until `shutdown`; never returns early, whatever fails.
+    pub async fn run(self, shutdown: Shutdown) {
+        let name = self.config.name.as_str();
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut failures: u32 = 0;
+        let mut bound: Option<PullConsumer> = None;
+        tracing::info!(consumer = name, stream = %self.config.stream, "consumer started");
+        while !shutdown.is_cancelled() {
+            let pulled = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                pulled = self.pull(&mut bound) => pulled,
+            };
+            let outcome = match pulled {
+                Ok(batch) => self.drain(batch, &shutdown).await,
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(()) if failures > 0 => {
+                    tracing::info!(consumer = name, failures, "consumer recovered");
+                    failures = 0;
+                    backoff.reset();
+                }
+                Ok(()) => {}
+                Err(error) => {
+                    // Bind again: the consumer may have been deleted or the
+                    // server replaced.
+                    bound = None;
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::warn!(consumer = name, error = %error, "consumer cannot pull, retrying with backoff");
+                    } else {
+                        tracing::debug!(consumer = name, error = %error, failures, "consumer pull retry failed");
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(backoff.next_delay()) => {}
+                    }
+                }
+            }
+        }
+        tracing::info!(consumer = name, "consumer stopped");
+    }
+
+    /// Processes one pulled batch until it ends or `shutdown`; `Err` when
+    /// the server ended it with an error status.
+    async fn drain(&self, mut batch: pull::Batch, shutdown: &Shutdown) -> Result<(), String> {
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    // Hand back what was pulled but not started, so another
+                    // instance takes it now rather than after ack_wait.
+                    while let Some(Some(Ok(message))) = batch.next().now_or_never() {
+                        message::settle(&message, AckKind::Nak(None)).await;
+                    }
+                    return Ok(());
+                }
+                next = batch.next() => next,
+            };
+            match next {
+                Some(Ok(message)) => self.process(message, shutdown).await,
+                Some(Err(error)) => return Err(error.to_string()),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Requests the next batch, binding the durable consumer first if needed.
+    async fn pull(&self, bound: &mut Option<PullConsumer>) -> Result<pull::Batch, String> {
+        let consumer = match bound {
+            Some(consumer) => consumer,
+            None => bound.insert(self.bind().await.map_err(|e| chain(&e))?),
+        };
+        consumer
+            .batch()
+            .max_messages(self.config.batch.max(1))
+            .expires(self.config.fetch_wait)
+            .messages()
+            .await
+            .map_err(|e| chain(&e))
+    }
+
+    /// Creates the durable consumer, or updates it to this configuration.
+    async fn bind(&self) -> Result<PullConsumer, BindError> {
+        let stream_name = self.namespace.stream(&self.config.stream);
+        let stream = self
+            .jetstream
+            .get_stream(&stream_name)
+            .await
+            .map_err(|source| BindError::Stream {
+                stream: stream_name.clone(),
+                source,
+            })?;
+        let mut subjects: Vec<String> = self
+            .config
+            .subjects
+            .iter()
+            .map(|s| self.namespace.subject(s))
+            .collect();
+        let mut config = pull::Config {
+            durable_name: Some(self.config.name.clone()),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.config.ack_wait,
+            ..pull::Config::default()
+        };
+        // A single filter is the only form nats-server 2.9 understands.
+        if subjects.len() == 1 {
+            config.filter_subject = subjects.remove(0);
+        } else {
+            config.filter_subjects = subjects;
+        }
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(|source| BindError::Consumer {
+                consumer: self.config.name.clone(),
+                stream: stream_name,
+                source,
+            })
+    }
+}

@@ -1,0 +1,233 @@
+//! One message, start to end: decode, apply in a transaction with its
+//! processed-event record, then acknowledge, retry later, or park. The
+//! database being away is the one failure that holds the message instead
+//! (parking needs the database too); everything else settles it.
+
+use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
+
+use async_nats::jetstream::{self, AckKind};
+use futures::FutureExt;
+use syncchain_platform::shutdown::Shutdown;
+use tracing::Instrument;
+
+use super::{Consumer, HandlerError};
+use crate::{
+    Envelope,
+    dead_letter::{self, Parked},
+    retry::{Backoff, chain},
+};
+
+/// The longest a failed message waits before its next delivery.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// What became of one message's transaction.
+enum Applied {
+    Done,
+    AlreadyDone,
+    Failed(HandlerError),
+}
+
+impl Consumer {
+    /// Applies, skips or parks one message, then settles it with JetStream.
+    pub(super) async fn process(&self, message: jetstream::Message, shutdown: &Shutdown) {
+        let delivered = message.info().map_or(1, |info| info.delivered);
+        let envelope = match Envelope::from_json(&message.payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                let reason = format!("undecodable envelope: {error}");
+                return self
+                    .park(&message, None, &reason, delivered, shutdown)
+                    .await;
+            }
+        };
+        let span = tracing::info_span!(
+            "consume",
+            consumer = %self.config.name,
+            event.id = %envelope.id,
+            event.r#type = %envelope.event_type,
+            delivered,
+        );
+        async {
+            if delivered > self.config.max_deliver {
+                let reason = format!("delivered {delivered} times without being settled");
+                return self
+                    .park(&message, Some(&envelope), &reason, delivered, shutdown)
+                    .await;
+            }
+            let Some(applied) = self
+                .with_database(&message, shutdown, || self.apply(&envelope))
+                .await
+            else {
+                return;
+            };
+            match applied {
+                Applied::Done => settle(&message, AckKind::Ack).await,
+                Applied::AlreadyDone => {
+                    tracing::debug!("event already applied, skipped");
+                    settle(&message, AckKind::Ack).await;
+                }
+                Applied::Failed(HandlerError::Permanent(reason)) => {
+                    self.park(&message, Some(&envelope), &reason, delivered, shutdown)
+                        .await;
+                }
+                Applied::Failed(error) if delivered >= self.config.max_deliver => {
+                    let reason = format!("failed {delivered} times, last: {}", error.reason());
+                    self.park(&message, Some(&envelope), &reason, delivered, shutdown)
+                        .await;
+                }
+                Applied::Failed(error) => {
+                    let delay = self.retry_delay(delivered);
+                    tracing::warn!(error = %error.reason(), retry_in_ms = delay.as_millis(), "event handler failed, will retry");
+                    settle(&message, AckKind::Nak(Some(delay))).await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// One transaction: record the event as processed, run the handler,
+    /// commit. `Err` only for the database itself.
+    async fn apply(&self, envelope: &Envelope) -> Result<Applied, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let recorded = sqlx::query(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.config.name)
+        .bind(envelope.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if recorded == 0 {
+            tx.rollback().await?;
+            return Ok(Applied::AlreadyDone);
+        }
+        let handled = AssertUnwindSafe(self.handler.handle(&mut tx, envelope))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(HandlerError::Transient(anyhow::anyhow!(
+                    "event handler panicked: {what}"
+                )))
+            });
+        match handled {
+            Ok(()) => match tx.commit().await {
+                Ok(()) => Ok(Applied::Done),
+                // Refused at commit (a deferred constraint): a failure of
+                // this event, not of the database, so it counts towards
+                // the delivery budget instead of holding the consumer.
+                Err(sqlx::Error::Database(error)) => Ok(Applied::Failed(HandlerError::Transient(
+                    anyhow::Error::new(sqlx::Error::Database(error)).context("commit refused"),
+                ))),
+                Err(error) => Err(error),
+            },
+            Err(error) => {
+                // Dropping the transaction rolls it back too; this just
+                // returns the connection sooner.
+                let _ = tx.rollback().await;
+                Ok(Applied::Failed(error))
+            }
+        }
+    }
+
+    /// Stores the message in `dead_letters`, then terminates its delivery.
+    async fn park(
+        &self,
+        message: &jetstream::Message,
+        envelope: Option<&Envelope>,
+        reason: &str,
+        delivered: i64,
+        shutdown: &Shutdown,
+    ) {
+        let parked = Parked {
+            consumer: &self.config.name,
+            subject: message.subject.as_str(),
+            event_id: envelope.map(|e| e.id),
+            payload: &message.payload,
+            reason,
+            deliveries: delivered,
+        };
+        let parked = &parked;
+        let stored = self
+            .with_database(message, shutdown, move || async move {
+                let mut conn = self.pool.acquire().await?;
+                dead_letter::park(&mut conn, parked).await
+            })
+            .await;
+        if stored.is_some() {
+            tracing::warn!(
+                consumer = %self.config.name,
+                subject = %message.subject,
+                event.id = ?parked.event_id,
+                reason,
+                deliveries = delivered,
+                "message parked"
+            );
+            settle(message, AckKind::Term).await;
+        }
+    }
+
+    /// Runs `operation` until the database answers, holding the message
+    /// meanwhile; on shutdown hands it back and returns `None`.
+    async fn with_database<T, F, Fut>(
+        &self,
+        message: &jetstream::Message,
+        shutdown: &Shutdown,
+        mut operation: F,
+    ) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut failures: u32 = 0;
+        loop {
+            match operation().await {
+                Ok(value) => {
+                    if failures > 0 {
+                        tracing::info!(consumer = %self.config.name, failures, "consumer database reachable again");
+                    }
+                    return Some(value);
+                }
+                Err(error) => {
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::warn!(consumer = %self.config.name, error = %chain(&error), "consumer database error, holding the message and retrying");
+                    }
+                    settle(message, AckKind::Progress).await;
+                    tokio::select! {
+                        biased;
+                        () = shutdown.cancelled() => {
+                            settle(message, AckKind::Nak(None)).await;
+                            return None;
+                        }
+                        () = tokio::time::sleep(backoff.next_delay()) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// `retry_delay` doubled for each delivery so far, at most a minute.
+    fn retry_delay(&self, delivered: i64) -> Duration {
+        let doublings = u32::try_from(delivered.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+        self.config
+            .retry_delay
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(MAX_RETRY_DELAY)
+    }
+}
+
+/// Sends an acknowledgement. A lost one only means a redelivery, which the
+/// processed-event record turns into a no-op.
+pub(super) async fn settle(message: &jetstream::Message, kind: AckKind) {
+    if let Err(error) = message.ack_with(kind).await {
+        tracing::debug!(error = %error, "cannot acknowledge message, it will be redelivered");
+    }
+}

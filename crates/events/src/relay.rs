@@ -1,0 +1,268 @@
+//! The relay moves committed events from the outbox to JetStream.
+//!
+//! A pass claims a batch of rows with `FOR UPDATE SKIP LOCKED` inside a
+//! transaction, so several relays (one per service instance) share the work
+//! without publishing the same row twice at the same time. Every message
+//! carries `Nats-Msg-Id` = event id, so when a row is published but its
+//! deletion is lost (crash, abort, rollback) the next publication within the
+//! stream's duplicate window is dropped by JetStream: the event is stored
+//! exactly once. A row is deleted only after JetStream acknowledged it.
+//!
+//! A batch is sent in full before the acknowledgements are awaited, which
+//! keeps the round trips of a batch overlapping.
+//!
+//! `run` wakes on the `NOTIFY` sent by `enqueue` and polls as a fallback;
+//! while NATS or Postgres is away it backs off (100 ms doubling to 5 s) and
+//! logs once per failure streak, not once per retry.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    context::{Publish, PublishError},
+    publish::PublishAck,
+};
+use futures::future::join_all;
+use sqlx::{PgPool, postgres::PgListener};
+use syncchain_platform::shutdown::Shutdown;
+use uuid::Uuid;
+
+use crate::{
+    Namespace, outbox,
+    retry::{Backoff, chain},
+};
+
+/// Why a pass of the relay stopped; the rows it did not publish stay in the
+/// outbox and are retried.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("outbox database error")]
+    Database(#[from] sqlx::Error),
+    #[error("JetStream did not acknowledge event {event_id} on {subject}")]
+    Publish {
+        event_id: Uuid,
+        subject: String,
+        #[source]
+        source: PublishError,
+    },
+}
+
+/// Publishes the outbox of one database. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    namespace: Namespace,
+    batch_size: i64,
+    poll_interval: Duration,
+}
+
+/// A claimed outbox row.
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    event_id: Uuid,
+    event_type: String,
+    envelope: String,
+    traceparent: Option<String>,
+}
+
+impl Relay {
+    pub fn new(pool: PgPool, jetstream: jetstream::Context, namespace: Namespace) -> Self {
+        Self {
+            pool,
+            jetstream,
+            namespace,
+            batch_size: 100,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+
+    /// How many rows one pass claims (default 100).
+    pub fn with_batch_size(mut self, batch_size: u16) -> Self {
+        self.batch_size = i64::from(batch_size.max(1));
+        self
+    }
+
+    /// How often `run` looks at the outbox without a notification (default 1 s).
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Publishes batches until the outbox has no unclaimed row left; returns
+    /// how many events this call published. Stops at the first failure.
+    pub async fn publish_pending(&self) -> Result<usize, RelayError> {
+        let mut total = 0;
+        loop {
+            match self.publish_batch().await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    /// Publishes until `shutdown`; never returns early, whatever fails.
+    /// Keeps one connection of the pool for `LISTEN`, so size the pool for it.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut listener = self.listen().await;
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut failures: u32 = 0;
+        tracing::info!(namespace = %self.namespace, "outbox relay started");
+        loop {
+            // Dropping a pass half-way is safe: its transaction rolls back and
+            // whatever it had published is deduplicated when published again.
+            let result = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                result = self.publish_pending() => result,
+            };
+            match result {
+                Ok(published) => {
+                    if failures > 0 {
+                        tracing::info!(failures, published, "outbox relay recovered");
+                        failures = 0;
+                        backoff.reset();
+                    }
+                    if listener.is_none() {
+                        listener = self.listen().await;
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = wait_for_notification(&mut listener, self.poll_interval) => {}
+                    }
+                }
+                Err(error) => {
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::warn!(error = %chain(&error), "outbox relay cannot publish, retrying with backoff");
+                    } else {
+                        tracing::debug!(error = %chain(&error), failures, "outbox relay retry failed");
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(backoff.next_delay()) => {}
+                    }
+                }
+            }
+        }
+        tracing::info!(namespace = %self.namespace, "outbox relay stopped");
+    }
+
+    /// A listener for `enqueue`'s notifications, or `None` (then `run` polls).
+    async fn listen(&self) -> Option<PgListener> {
+        let attempt = async {
+            let mut listener = PgListener::connect_with(&self.pool).await?;
+            listener.listen(outbox::CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match attempt.await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::debug!(error = %chain(&error), "outbox relay cannot listen, polling instead");
+                None
+            }
+        }
+    }
+
+    /// One claimed batch: publish all, await all acks, delete the acknowledged
+    /// rows, commit. Returns how many rows were published.
+    #[tracing::instrument(skip_all, fields(namespace = %self.namespace))]
+    async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT seq, event_id, event_type, envelope::text AS envelope,
+                    envelope->>'traceparent' AS traceparent
+             FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch_size)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+
+        let mut sent = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for row in &rows {
+            let subject = self.namespace.subject(&row.event_type);
+            let mut publish = Publish::build()
+                .payload(row.envelope.clone().into_bytes().into())
+                .message_id(row.event_id.to_string());
+            if let Some(traceparent) = &row.traceparent {
+                publish = publish.header("traceparent", traceparent.as_str());
+            }
+            match self.jetstream.send_publish(subject.clone(), publish).await {
+                Ok(ack) => sent.push((row, subject, ack)),
+                Err(source) => {
+                    failure = Some(RelayError::Publish {
+                        event_id: row.event_id,
+                        subject,
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+
+        let acks = join_all(
+            sent.into_iter()
+                .map(|(row, subject, ack)| async move { (row, subject, ack.await) }),
+        )
+        .await;
+        let mut published = Vec::with_capacity(acks.len());
+        for (row, subject, ack) in acks {
+            match ack {
+                Ok(PublishAck { duplicate, .. }) => {
+                    if duplicate {
+                        tracing::debug!(event.id = %row.event_id, "event was already in the stream");
+                    }
+                    published.push(row.seq);
+                }
+                Err(source) => {
+                    failure.get_or_insert(RelayError::Publish {
+                        event_id: row.event_id,
+                        subject,
+                        source,
+                    });
+                }
+            }
+        }
+
+        // Even after a failure, forget what JetStream did store: republishing
+        // it after the duplicate window would store it twice.
+        if !published.is_empty() {
+            sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
+                .bind(&published)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(published.len()),
+        }
+    }
+}
+
+/// Waits for an outbox notification, at most `poll_interval`.
+async fn wait_for_notification(listener: &mut Option<PgListener>, poll_interval: Duration) {
+    let Some(active) = listener else {
+        tokio::time::sleep(poll_interval).await;
+        return;
+    };
+    tokio::select! {
+        received = active.try_recv() => match received {
+            // Several commits may have notified: one pass serves them all.
+            Ok(Some(_)) => while active.next_buffered().is_some() {},
+            // The connection was lost; `try_recv` reconnects on its next call.
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(error = %chain(&error), "outbox relay stopped listening, polling instead");
+                *listener = None;
+            }
+        },
+        () = tokio::time::sleep(poll_interval) => {}
+    }
+}

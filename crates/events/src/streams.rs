@@ -1,0 +1,100 @@
+//! The JetStream streams, declared in code and created or updated at start
+//! by every service, so a fresh NATS server needs no manual setup and a
+//! changed setting reaches existing servers.
+//!
+//! One stream per producing domain: consumers filter by subject. File
+//! storage survives a NATS restart; the two-minute duplicate window is what
+//! makes the relay's retries exactly-once; limits retention with a maximum
+//! age keeps history for consumers that were away (a new consumer replays
+//! it to build its replica) without growing forever.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    context::CreateStreamError,
+    stream::{Config, DiscardPolicy, RetentionPolicy, StorageType},
+};
+
+use crate::Namespace;
+
+/// Users events: `users.>`.
+pub const USERS: &str = "USERS";
+/// Product and stock events: `products.>`, `stock.>`.
+pub const PRODUCTS: &str = "PRODUCTS";
+/// Order events: `orders.>`.
+pub const ORDERS: &str = "ORDERS";
+
+/// Every stream with the subjects (after the namespace) it stores.
+pub const STREAMS: &[(&str, &[&str])] = &[
+    (USERS, &["users.>"]),
+    (PRODUCTS, &["products.>", "stock.>"]),
+    (ORDERS, &["orders.>"]),
+];
+
+/// Within this window a repeated `Nats-Msg-Id` is dropped by JetStream.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// How long events are kept.
+pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// A stream that could not be created or updated.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create or update JetStream stream {stream}")]
+pub struct StreamError {
+    pub stream: String,
+    #[source]
+    pub source: CreateStreamError,
+}
+
+/// The configuration of every stream in `namespace`.
+pub fn configs(namespace: &Namespace) -> Vec<Config> {
+    STREAMS
+        .iter()
+        .map(|(name, subjects)| Config {
+            name: namespace.stream(name),
+            subjects: subjects.iter().map(|s| namespace.subject(s)).collect(),
+            storage: StorageType::File,
+            retention: RetentionPolicy::Limits,
+            discard: DiscardPolicy::Old,
+            max_age: MAX_AGE,
+            duplicate_window: DUPLICATE_WINDOW,
+            num_replicas: 1,
+            ..Config::default()
+        })
+        .collect()
+}
+
+/// Creates the streams of `namespace`, or updates them to this configuration.
+#[tracing::instrument(skip_all, fields(namespace = %namespace))]
+pub async fn ensure_streams(
+    jetstream: &jetstream::Context,
+    namespace: &Namespace,
+) -> Result<(), StreamError> {
+    for config in configs(namespace) {
+        let stream = config.name.clone();
+        jetstream
+            .create_or_update_stream(config)
+            .await
+            .map_err(|source| StreamError {
+                stream: stream.clone(),
+                source,
+            })?;
+        tracing::debug!(stream, "stream ready");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stream_is_named_and_filtered_by_the_namespace() {
+        let ns = Namespace::new("shop").unwrap();
+        let configs = configs(&ns);
+        let names: Vec<_> = configs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["SHOP_USERS", "SHOP_PRODUCTS", "SHOP_ORDERS"]);
+        assert_eq!(configs[1].subjects, ["shop.products.>", "shop.stock.>"]);
+        assert!(configs.iter().all(|c| c.storage == StorageType::File));
+    }
+}

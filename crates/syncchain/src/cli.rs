@@ -1,0 +1,143 @@
+//! The command line. Every setting that is not a choice of what to do comes
+//! from `SYNCCHAIN_*` environment variables (secrets in particular are never
+//! flags), so the same binary behaves the same under a shell, a container or
+//! Kubernetes.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "syncchain",
+    version,
+    about = "Order products securely: a GraphQL gateway in front of event-driven services",
+    long_about = "Order products securely: a GraphQL gateway in front of event-driven services.\n\n\
+        One binary plays every role. Settings come from SYNCCHAIN_* environment variables \
+        (optionally preloaded from the KEY=VALUE file named by SYNCCHAIN_CONFIG_FILE).",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run one role of the system (or all of them) in this process until Ctrl-C or SIGTERM.
+    ///
+    /// Outside dev mode (SYNCCHAIN_ENV=production, the default) it refuses to
+    /// start without SYNCCHAIN_JWT_SECRET or SYNCCHAIN_JWT_SECRET_FILE holding
+    /// a secret of at least 32 bytes. In dev mode (SYNCCHAIN_ENV=dev) it falls
+    /// back to the secret `syncchain dev` generates in SYNCCHAIN_DEV_DIR.
+    Serve {
+        /// Which role to run.
+        #[arg(value_enum)]
+        role: Role,
+    },
+    /// Run the whole system on this machine for development, with the GraphQL API at http://localhost:8000/graphql.
+    ///
+    /// Uses PostgreSQL, NATS and Redis when they already listen on 127.0.0.1
+    /// (ports 5432, 4222, 6379, or SYNCCHAIN_DEV_PG_PORT, SYNCCHAIN_DEV_NATS_PORT,
+    /// SYNCCHAIN_DEV_REDIS_PORT), otherwise starts local ones from the installed
+    /// binaries with their data in SYNCCHAIN_DEV_DIR (default .dev). Generates a
+    /// JWT secret once into that folder, creates and migrates the service
+    /// databases, runs every service, and stops everything it started on Ctrl-C.
+    Dev,
+    /// Apply the database migrations of a service, then exit.
+    ///
+    /// Creates the database first when it does not exist. Safe to run again,
+    /// and while the service runs.
+    Migrate {
+        /// Which service's database to migrate.
+        #[arg(value_enum, default_value_t = MigrateTarget::All)]
+        target: MigrateTarget,
+    },
+    /// Administer users directly in the users database (no token needed).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Make sure PostgreSQL, NATS and Redis are reachable, starting local ones in the background if not (used by scripts/test).
+    #[command(hide = true)]
+    Infra {
+        #[command(subcommand)]
+        command: InfraCommand,
+    },
+}
+
+/// The roles `serve` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// The public GraphQL gateway (HTTP, SYNCCHAIN_GATEWAY_ADDR).
+    Gateway,
+    /// The users service (gRPC and health, SYNCCHAIN_USERS_ADDR).
+    Users,
+    /// The products service (not yet available).
+    Products,
+    /// The orders service (not yet available).
+    Orders,
+    /// Every available role in one process, sharing one shutdown.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateTarget {
+    /// The users service's database (SYNCCHAIN_USERS_DATABASE_URL).
+    Users,
+    /// Every service's database.
+    All,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Give the user with this email the ADMIN role (they sign in again to use it).
+    Promote {
+        /// The user's email, compared case-insensitively.
+        email: String,
+    },
+    /// Take the ADMIN role away from the user with this email (back to CUSTOMER).
+    Demote {
+        /// The user's email, compared case-insensitively.
+        email: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum InfraCommand {
+    /// Ensure PostgreSQL, NATS and Redis answer, starting missing ones detached (data and logs in SYNCCHAIN_DEV_DIR).
+    Up,
+    /// Stop the servers that `infra up` started (those it did not start are left alone).
+    Down,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn migrate_defaults_to_every_service() {
+        let cli = Cli::try_parse_from(["syncchain", "migrate"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Migrate {
+                target: MigrateTarget::All
+            }
+        ));
+    }
+
+    #[test]
+    fn admin_promote_takes_an_email() {
+        let cli = Cli::try_parse_from(["syncchain", "admin", "promote", "a@example.com"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Admin {
+                command: AdminCommand::Promote { ref email }
+            } if email == "a@example.com"
+        ));
+    }
+}

@@ -1,0 +1,119 @@
+//! The one `syncchain` binary, as a library so tests drive the same code.
+//!
+//! `main` parses the command line, reads the environment once, lets
+//! [`prepare`] settle the settings the command implies (dev mode and local
+//! URLs for `dev`), installs logging, and hands over to [`Prepared::run`].
+//! Each command lives in its own module; the services themselves are library
+//! crates that this binary only wires together.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod admin;
+pub mod cli;
+pub mod dev;
+pub mod infra;
+pub mod migrate;
+pub mod serve;
+
+use syncchain_platform::{
+    config::{ConfigError, Env, Mode},
+    telemetry::LogConfig,
+};
+
+use cli::Command;
+use dev::DevConfig;
+
+/// A command with its settled environment.
+#[derive(Debug)]
+pub struct Prepared {
+    plan: Plan,
+    env: Env,
+    mode: Mode,
+}
+
+#[derive(Debug)]
+enum Plan {
+    Serve(cli::Role, Option<DevConfig>),
+    Dev(DevConfig),
+    Migrate(cli::MigrateTarget),
+    Admin(cli::AdminCommand),
+    Infra(cli::InfraCommand, DevConfig),
+}
+
+/// Settles the environment a command runs with. `dev` and `infra` get the
+/// dev folder's settings; `serve` in dev mode gets the dev folder's JWT
+/// secret when none is configured. Nothing is started or written here.
+pub fn prepare(command: Command, mut env: Env) -> Result<Prepared, ConfigError> {
+    let with_dev_settings = |env: &mut Env| -> Result<DevConfig, ConfigError> {
+        let config = DevConfig::from_env(env)?;
+        config.apply(env);
+        Ok(config)
+    };
+    let plan = match command {
+        Command::Dev => Plan::Dev(with_dev_settings(&mut env)?),
+        Command::Infra { command } => Plan::Infra(command, with_dev_settings(&mut env)?),
+        Command::Serve { role } if Mode::from_env(&env)? == Mode::Dev => {
+            let config = DevConfig::from_env(&env)?;
+            dev::config::use_dev_secret(&mut env, &config.dir);
+            Plan::Serve(role, Some(config))
+        }
+        Command::Serve { role } => Plan::Serve(role, None),
+        Command::Migrate { target } => {
+            follow_dev_port(&mut env)?;
+            quiet_by_default(&mut env);
+            Plan::Migrate(target)
+        }
+        Command::Admin { command } => {
+            follow_dev_port(&mut env)?;
+            quiet_by_default(&mut env);
+            Plan::Admin(command)
+        }
+    };
+    let mode = Mode::from_env(&env)?;
+    Ok(Prepared { plan, env, mode })
+}
+
+/// `admin` and `migrate` default to the database `dev` uses; when dev runs
+/// its PostgreSQL on another port, they follow it.
+fn follow_dev_port(env: &mut Env) -> Result<(), ConfigError> {
+    if env.raw(dev::config::PG_PORT_VAR).is_some() {
+        DevConfig::from_env(env)?.point_databases(env);
+    }
+    Ok(())
+}
+
+/// One-shot commands print their outcome; their logs show only problems
+/// unless a filter is set.
+fn quiet_by_default(env: &mut Env) {
+    if env.raw("SYNCCHAIN_LOG").is_none() && env.raw("RUST_LOG").is_none() {
+        env.set("SYNCCHAIN_LOG", "warn");
+    }
+}
+
+impl Prepared {
+    /// How to log. Commands a person runs at a terminal (`admin`, `migrate`,
+    /// `infra`) log readable text unless told otherwise; `serve` follows
+    /// the mode (JSON in production).
+    pub fn log_config(&self) -> Result<LogConfig, ConfigError> {
+        let mode = match self.plan {
+            Plan::Serve(..) => self.mode,
+            _ => Mode::Dev,
+        };
+        LogConfig::from_env(&self.env, mode)
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.plan {
+            Plan::Dev(config) => dev::run(config, self.env).await,
+            Plan::Infra(command, config) => infra::run(command, config).await,
+            Plan::Serve(role, dev) => {
+                if let Some(config) = dev {
+                    dev::ensure_dev_secret(&config, &self.env)?;
+                }
+                serve::run(role, self.env).await
+            }
+            Plan::Migrate(target) => migrate::run(target, self.env).await,
+            Plan::Admin(command) => admin::run(command, self.env).await,
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Black-box tests of the running system: a users service and a gateway
+//! started in-process on spare ports, each test with its own database,
+//! event namespace and Redis prefix, spoken to over HTTP as a client would.
+
+mod support;
+
+mod abuse;
+mod accounts;
+mod admin;
+mod tokens;

@@ -1,0 +1,117 @@
+//! Wiring: configuration in, a running service out. `build` connects to
+//! Postgres and NATS (failing with an error that names the dependency and
+//! the variable to fix), migrates, makes sure the streams and the start-up
+//! admin exist, and prepares one router serving gRPC and the health
+//! endpoints on the caller's listener. `run_until_stopped` serves until the
+//! shutdown token fires, lets in-flight requests finish, and stops the
+//! outbox relay.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use syncchain_events::{relay::Relay, streams::ensure_streams};
+use syncchain_platform::{
+    deps::connect_nats,
+    health::{self, Check},
+    shutdown::Shutdown,
+};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::{
+    accounts::Accounts,
+    config::Config,
+    db,
+    grpc::{UsersApi, UsersServer},
+    password::PasswordHasher,
+};
+
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: axum::Router,
+    relay: Relay,
+    pool: PgPool,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(
+        config: Config,
+        listener: TcpListener,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
+        let local_addr = listener
+            .local_addr()
+            .context("the listener has no local address")?;
+        let pool = db::connect(&config.database).await?;
+        db::migrate(&pool)
+            .await
+            .context("cannot migrate the users database")?;
+
+        let nats = connect_nats(&config.events.nats_url, "SYNCCHAIN_NATS_URL").await?;
+        let jetstream = async_nats::jetstream::new(nats.clone());
+        ensure_streams(&jetstream, &config.events.namespace).await?;
+        let relay = Relay::new(pool.clone(), jetstream, config.events.namespace.clone());
+
+        let hasher = PasswordHasher::new(config.password_hash_concurrency).await?;
+        let accounts = Accounts::new(pool.clone(), hasher);
+        if let Some(admin) = &config.bootstrap_admin {
+            accounts
+                .ensure_admin(&admin.email, &admin.password)
+                .await
+                .context("cannot create or promote the start-up admin (SYNCCHAIN_ADMIN_EMAIL)")?;
+        }
+
+        let api = UsersApi::new(accounts, config.token_keys());
+        let router = Routes::new(UsersServer::new(api))
+            .into_axum_router()
+            .merge(health::router(vec![
+                Check::postgres(pool.clone()),
+                Check::nats(nats),
+            ]));
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+            relay,
+            pool,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains in-flight
+    /// requests and stops the relay before returning.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            local_addr,
+            router,
+            relay,
+            pool,
+            shutdown,
+        } = self;
+        // The relay stops with the service, also when serving fails.
+        let relay_stop = shutdown.child_token();
+        let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
+
+        tracing::info!(address = %local_addr, "users service listening");
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("the users service stopped serving");
+
+        relay_stop.cancel();
+        if let Err(error) = relay_task.await {
+            tracing::error!(%error, "outbox relay task failed");
+        }
+        pool.close().await;
+        tracing::info!("users service stopped");
+        served
+    }
+}

@@ -1,0 +1,240 @@
+//! The users service's settings, read once from the environment and
+//! validated before anything starts. Secrets (the JWT secret, the first
+//! admin's password) are wrapped so they never appear in `Debug` output.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::PgConnectOptions;
+use syncchain_events::EventsConfig;
+use syncchain_platform::{
+    auth::{JwtSecret, TokenKeys},
+    config::{ConfigError, Env},
+    deps::{postgres_address, postgres_options},
+};
+
+use crate::domain::{Email, Password};
+
+pub const DATABASE_URL_VAR: &str = "SYNCCHAIN_USERS_DATABASE_URL";
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncchain_users";
+pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
+
+/// Everything the users service needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SYNCCHAIN_USERS_ADDR`: where the binary binds the gRPC + health listener.
+    pub addr: String,
+    pub database: DatabaseConfig,
+    pub events: EventsConfig,
+    /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
+    pub jwt_secret: JwtSecret,
+    /// `SYNCCHAIN_PASSWORD_HASH_CONCURRENCY`: Argon2 hashes at once (default: CPUs).
+    pub password_hash_concurrency: usize,
+    /// `SYNCCHAIN_ADMIN_EMAIL` + `SYNCCHAIN_ADMIN_PASSWORD`: an admin ensured at start.
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+/// The service's own database; all that `migrate` and `admin` commands need.
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// `SYNCCHAIN_USERS_DATABASE_URL`; the database is created if missing.
+    pub options: PgConnectOptions,
+    /// `SYNCCHAIN_USERS_DB_MAX_CONNECTIONS` (10).
+    pub max_connections: u32,
+}
+
+// The URL may carry a password: show only where the database is.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("address", &postgres_address(&self.options))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// The first admin, created (or promoted) when the service starts.
+#[derive(Debug, Clone)]
+pub struct BootstrapAdmin {
+    pub email: Email,
+    pub password: Password,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let jwt_secret = JwtSecret::from_env(env)?.ok_or_else(|| {
+            ConfigError::new(
+                "SYNCCHAIN_JWT_SECRET",
+                "is required (at least 32 bytes), or SYNCCHAIN_JWT_SECRET_FILE naming a file that holds it",
+            )
+        })?;
+        let default_concurrency = std::thread::available_parallelism().map_or(1, usize::from);
+        let password_hash_concurrency =
+            env.get("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", default_concurrency)?;
+        if password_hash_concurrency == 0 {
+            return Err(ConfigError::new(
+                "SYNCCHAIN_PASSWORD_HASH_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            addr: env.string("SYNCCHAIN_USERS_ADDR", DEFAULT_ADDR),
+            database: DatabaseConfig::from_env(env)?,
+            events: EventsConfig::from_env(env)?,
+            jwt_secret,
+            password_hash_concurrency,
+            bootstrap_admin: BootstrapAdmin::from_env(env)?,
+        })
+    }
+
+    /// Verifies callers' tokens. The service never issues tokens, so the
+    /// lifetime given here is never used.
+    pub fn token_keys(&self) -> TokenKeys {
+        TokenKeys::new(&self.jwt_secret, Duration::from_secs(3600))
+    }
+}
+
+impl DatabaseConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let url = env.string(DATABASE_URL_VAR, DEFAULT_DATABASE_URL);
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                DATABASE_URL_VAR,
+                "must be a postgres:// URL",
+            ));
+        }
+        let max_connections: u32 = env.get("SYNCCHAIN_USERS_DB_MAX_CONNECTIONS", 10)?;
+        if max_connections == 0 {
+            return Err(ConfigError::new(
+                "SYNCCHAIN_USERS_DB_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            options: postgres_options(&url, DATABASE_URL_VAR)?,
+            max_connections,
+        })
+    }
+}
+
+impl BootstrapAdmin {
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        const EMAIL: &str = "SYNCCHAIN_ADMIN_EMAIL";
+        const PASSWORD: &str = "SYNCCHAIN_ADMIN_PASSWORD";
+        let email = env.raw(EMAIL);
+        let password: Option<SecretString> = env.secret(PASSWORD);
+        match (email, password) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::new(
+                PASSWORD,
+                "is required when SYNCCHAIN_ADMIN_EMAIL is set",
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                EMAIL,
+                "is required when SYNCCHAIN_ADMIN_PASSWORD is set",
+            )),
+            (Some(email), Some(password)) => Ok(Some(Self {
+                email: Email::parse(email).map_err(|e| ConfigError::new(EMAIL, e.to_string()))?,
+                password: Password::parse(password.expose_secret())
+                    .map_err(|e| ConfigError::new(PASSWORD, e.to_string()))?,
+            })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_need_only_a_jwt_secret() {
+        let config =
+            Config::from_env(&Env::from_pairs([("SYNCCHAIN_JWT_SECRET", SECRET)])).unwrap();
+        assert_eq!(config.addr, DEFAULT_ADDR);
+        assert_eq!(config.database.max_connections, 10);
+        assert_eq!(
+            config.database.options.get_database(),
+            Some("syncchain_users")
+        );
+        assert!(config.password_hash_concurrency >= 1);
+        assert!(config.bootstrap_admin.is_none());
+    }
+
+    #[test]
+    fn a_missing_jwt_secret_is_named() {
+        let err = Config::from_env(&Env::default()).unwrap_err();
+        assert_eq!(err.var, "SYNCCHAIN_JWT_SECRET");
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_named() {
+        let err =
+            Config::from_env(&Env::from_pairs([("SYNCCHAIN_JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(err.var, "SYNCCHAIN_JWT_SECRET");
+    }
+
+    #[test]
+    fn a_bad_database_url_is_named() {
+        let env = Env::from_pairs([
+            ("SYNCCHAIN_JWT_SECRET", SECRET),
+            (DATABASE_URL_VAR, "mysql://nope"),
+        ]);
+        assert_eq!(Config::from_env(&env).unwrap_err().var, DATABASE_URL_VAR);
+    }
+
+    #[test]
+    fn zero_hashing_concurrency_is_refused() {
+        let env = Env::from_pairs([
+            ("SYNCCHAIN_JWT_SECRET", SECRET),
+            ("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", "0"),
+        ]);
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().var,
+            "SYNCCHAIN_PASSWORD_HASH_CONCURRENCY"
+        );
+    }
+
+    #[test]
+    fn an_admin_email_without_a_password_is_refused() {
+        let env = Env::from_pairs([
+            ("SYNCCHAIN_JWT_SECRET", SECRET),
+            ("SYNCCHAIN_ADMIN_EMAIL", "root@example.com"),
+        ]);
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().var,
+            "SYNCCHAIN_ADMIN_PASSWORD"
+        );
+    }
+
+    #[test]
+    fn an_invalid_admin_email_is_named() {
+        let env = Env::from_pairs([
+            ("SYNCCHAIN_JWT_SECRET", SECRET),
+            ("SYNCCHAIN_ADMIN_EMAIL", "root"),
+            ("SYNCCHAIN_ADMIN_PASSWORD", "long enough password"),
+        ]);
+        assert_eq!(
+            Config::from_env(&env).unwrap_err().var,
+            "SYNCCHAIN_ADMIN_EMAIL"
+        );
+    }
+
+    #[test]
+    fn a_complete_bootstrap_admin_is_read_and_its_password_never_shown() {
+        let env = Env::from_pairs([
+            ("SYNCCHAIN_JWT_SECRET", SECRET),
+            ("SYNCCHAIN_ADMIN_EMAIL", "root@example.com"),
+            ("SYNCCHAIN_ADMIN_PASSWORD", "long enough password"),
+            (DATABASE_URL_VAR, "postgres://u:dbsecret@db:5432/users"),
+        ]);
+        let config = Config::from_env(&env).unwrap();
+        let admin = config.bootstrap_admin.as_ref().unwrap();
+        assert_eq!(admin.email.as_str(), "root@example.com");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("long enough password"));
+        assert!(!shown.contains(SECRET));
+        assert!(!shown.contains("dbsecret"));
+    }
+}
