@@ -11,14 +11,17 @@ use crate::{
     auth::Revocations,
     clients::Services,
     config::{Config, Limits},
+    metrics::Metrics,
     ratelimit::SignInLimiter,
-    schema::{self, AppSchema},
+    schema::{self, AppSchema, PlaceOrderWait},
 };
 
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    pub services: Services,
+    pub metrics: Metrics,
     pub limits: Limits,
     pub graphiql: bool,
     pub trust_proxy: bool,
@@ -37,7 +40,10 @@ impl Application {
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
         let redis = deps::connect_redis(&config.redis_url, "SYNCCHAIN_REDIS_URL").await?;
-        let services = Services::connect_lazy(&config.users_url)?;
+        // Unary calls may take as long as placeOrder's wait, plus margin.
+        let call_timeout = config.place_order_wait + std::time::Duration::from_secs(10);
+        let metrics = Metrics::default();
+        let services = Services::connect_lazy(&config.services, call_timeout, &metrics)?;
         let revocations =
             Revocations::new(config.keys.clone(), redis.clone(), &config.redis_prefix);
         let limiter = SignInLimiter::new(redis.clone(), &config.redis_prefix, config.signin);
@@ -45,9 +51,12 @@ impl Application {
             .data(services.clone())
             .data(revocations)
             .data(limiter)
+            .data(PlaceOrderWait(config.place_order_wait))
             .finish();
         let state = AppState {
             schema,
+            services: services.clone(),
+            metrics: metrics.clone(),
             limits: config.limits,
             graphiql: config.graphiql,
             trust_proxy: config.trust_proxy,
@@ -67,10 +76,14 @@ impl Application {
             })
         };
         let router = Router::new()
-            .route("/graphql", get(crate::http::ide).post(crate::http::graphql))
+            .route("/graphql", get(crate::http::get).post(crate::http::graphql))
             .route("/graphql/ide.js", get(crate::ide::script))
             .route("/graphql/ide.css", get(crate::ide::style))
             .with_state(state)
+            .route(
+                "/metrics",
+                get(crate::metrics::endpoint).with_state(metrics),
+            )
             .merge(health::router(vec![
                 health::Check::redis(redis),
                 users_check,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::clients::ServiceUrls;
 use syncchain_platform::{
     auth::{JwtSecret, TokenKeys},
     config::{ConfigError, Env, Mode},
@@ -10,8 +11,11 @@ use syncchain_platform::{
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
-    /// Where the users service answers gRPC.
-    pub users_url: String,
+    /// Where each service answers gRPC.
+    pub services: ServiceUrls,
+    /// How long `placeOrder` waits for the saga's outcome before answering
+    /// with the order still `PENDING`.
+    pub place_order_wait: Duration,
     pub redis_url: String,
     /// Prefix of every Redis key the gateway writes, so several deployments
     /// (or tests) can share one Redis.
@@ -58,6 +62,14 @@ impl Config {
             return Err(ConfigError::new("SYNCCHAIN_TOKEN_TTL", "must be positive"));
         }
         let dev = mode == Mode::Dev;
+        let place_order_wait =
+            env.duration("SYNCCHAIN_PLACE_ORDER_WAIT", Duration::from_secs(2))?;
+        if place_order_wait > Duration::from_secs(30) {
+            return Err(ConfigError::new(
+                "SYNCCHAIN_PLACE_ORDER_WAIT",
+                "must be at most 30 s",
+            ));
+        }
         let limits = Limits {
             max_depth: env.get("SYNCCHAIN_MAX_QUERY_DEPTH", 12)?,
             max_complexity: env.get("SYNCCHAIN_MAX_QUERY_COMPLEXITY", 1000)?,
@@ -76,7 +88,12 @@ impl Config {
         }
         Ok(Self {
             mode,
-            users_url: env.string("SYNCCHAIN_USERS_URL", "http://127.0.0.1:50051"),
+            services: ServiceUrls {
+                users: env.string("SYNCCHAIN_USERS_URL", "http://127.0.0.1:50051"),
+                products: env.string("SYNCCHAIN_PRODUCTS_URL", "http://127.0.0.1:50052"),
+                orders: env.string("SYNCCHAIN_ORDERS_URL", "http://127.0.0.1:50053"),
+            },
+            place_order_wait,
             redis_url: env.string("SYNCCHAIN_REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: env.string("SYNCCHAIN_REDIS_PREFIX", "syncchain"),
             keys: TokenKeys::new(&secret, ttl),

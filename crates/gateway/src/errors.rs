@@ -8,7 +8,7 @@
 //! | `NOT_FOUND` | no such thing (or not yours to see) |
 //! | `CONFLICT` | clashes with existing data |
 //! | `RATE_LIMITED` | too many attempts; `extensions.retryAfter` in seconds |
-//! | `INTERNAL` | our fault; details are in the log, never in the response |
+//! | `INTERNAL` | our fault, or a part of the system is unreachable for now ("temporarily unavailable"); details are in the log, never in the response |
 
 use async_graphql::ErrorExtensions;
 use tonic::{Code, Status};
@@ -28,6 +28,9 @@ pub enum ApiError {
     RateLimited {
         retry_after: u64,
     },
+    /// A service or its database cannot be reached right now; reported as
+    /// `INTERNAL` with a message that says to try again.
+    Unavailable,
     Internal,
 }
 
@@ -50,6 +53,7 @@ impl ApiError {
             Self::RateLimited { retry_after } => {
                 format!("too many attempts; try again in {retry_after} seconds")
             }
+            Self::Unavailable => "temporarily unavailable; try again shortly".into(),
             Self::Internal => "internal error".into(),
         }
     }
@@ -62,7 +66,7 @@ impl ApiError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Internal => "INTERNAL",
+            Self::Unavailable | Self::Internal => "INTERNAL",
         }
     }
 
@@ -80,6 +84,10 @@ impl ApiError {
             Code::AlreadyExists => Self::Conflict(status.message().to_owned()),
             Code::FailedPrecondition | Code::Aborted => Self::Conflict(status.message().to_owned()),
             Code::ResourceExhausted => Self::RateLimited { retry_after: 1 },
+            Code::Unavailable | Code::DeadlineExceeded => {
+                tracing::error!(call, grpc.code = ?status.code(), grpc.message = status.message(), "service unavailable");
+                Self::Unavailable
+            }
             code => {
                 tracing::error!(call, grpc.code = ?code, grpc.message = status.message(), "service call failed");
                 Self::Internal

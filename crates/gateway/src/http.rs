@@ -26,7 +26,7 @@ fn error_response(status: StatusCode, error: ApiError) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_proxy: bool) -> IpAddr {
+pub(crate) fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_proxy: bool) -> IpAddr {
     if trust_proxy
         && let Some(forwarded) = headers
             .get("x-forwarded-for")
@@ -75,17 +75,37 @@ pub async fn graphql(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     );
-    let context = RequestContext {
-        auth,
-        address: ClientAddress(client_address(&headers, peer, state.trust_proxy)),
-    };
+    let address = ClientAddress(client_address(&headers, peer, state.trust_proxy));
+    let context = RequestContext::new(auth, address, &state.services);
+    state
+        .metrics
+        .inc("syncchain_gateway_graphql_requests_total".to_owned());
     let mut response = state.schema.execute(request.data(context)).await;
     ensure_codes(&mut response);
     Json(response).into_response()
 }
 
+/// `GET /graphql`: a WebSocket upgrade for subscriptions
+/// (graphql-transport-ws, or the older graphql-ws), else the IDE page.
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, _body) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return crate::subscriptions::upgrade(state, peer, parts).await;
+    }
+    ide(state)
+}
+
 /// The IDE page, or 404 when it is turned off.
-pub async fn ide(State(state): State<AppState>) -> Response {
+fn ide(state: AppState) -> Response {
     if state.graphiql {
         crate::ide::page()
     } else {

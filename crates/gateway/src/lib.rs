@@ -17,8 +17,10 @@ pub mod config;
 pub mod errors;
 pub mod http;
 pub mod ide;
+pub mod metrics;
 pub mod ratelimit;
 pub mod schema;
+pub mod subscriptions;
 
 pub use app::Application;
 pub use config::Config;

@@ -96,6 +96,16 @@ impl JwtSecret {
         Ok(None)
     }
 
+    /// Like [`Self::from_env`], for a process that cannot run without one.
+    pub fn require_from_env(env: &Env) -> Result<Self, ConfigError> {
+        Self::from_env(env)?.ok_or_else(|| {
+            ConfigError::new(
+                "SYNCCHAIN_JWT_SECRET",
+                "is required (at least 32 bytes), or SYNCCHAIN_JWT_SECRET_FILE naming a file that holds it",
+            )
+        })
+    }
+
     fn bytes(&self) -> &[u8] {
         self.0.expose_secret()
     }

@@ -4,6 +4,7 @@
 //! failure is logged once, here, with its cause chain, and only a generic
 //! message crosses the wire.
 
+use chrono::{DateTime, Utc};
 use tonic::{Status, metadata::MetadataMap};
 
 use crate::auth::{Caller, TokenKeys};
@@ -22,15 +23,32 @@ pub fn request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
     request
 }
 
-/// The verified caller of a request, `None` when it carries no token.
-pub fn caller(metadata: &MetadataMap, keys: &TokenKeys) -> Result<Option<Caller>, Status> {
+/// A point in time as protobuf's well-known `Timestamp`.
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        // Below one billion, so it always fits.
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// The token a request carries (with or without `Bearer `), unverified;
+/// `Err` when the entry is not text. For forwarding to the next hop.
+pub fn token(metadata: &MetadataMap) -> Result<Option<&str>, Status> {
     let Some(value) = metadata.get(AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value
         .to_str()
         .map_err(|_| Status::unauthenticated("malformed authorization"))?;
-    let token = value.strip_prefix("Bearer ").unwrap_or(value);
+    Ok(Some(value.strip_prefix("Bearer ").unwrap_or(value)))
+}
+
+/// The verified caller of a request, `None` when it carries no token.
+pub fn caller(metadata: &MetadataMap, keys: &TokenKeys) -> Result<Option<Caller>, Status> {
+    let Some(token) = token(metadata)? else {
+        return Ok(None);
+    };
     keys.verify(token)
         .map(Some)
         .map_err(|e| Status::unauthenticated(e.to_string()))

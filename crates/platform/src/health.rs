@@ -1,6 +1,8 @@
 //! `/healthz` answers while the process runs; `/readyz` answers 200 only
-//! when every dependency the process uses answers too, and otherwise 503 with
-//! the names of those that do not (never their addresses or errors).
+//! when every dependency the process needs answers too, and otherwise 503 with
+//! the names of those that do not (never their addresses or errors). A
+//! dependency the process can do without (a cache) is [`Check::optional`]:
+//! reported, but never the reason the process is not ready.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,6 +13,7 @@ use futures::future::{BoxFuture, join_all};
 #[derive(Clone)]
 pub struct Check {
     name: &'static str,
+    required: bool,
     probe: Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>,
 }
 
@@ -22,8 +25,15 @@ impl Check {
     {
         Self {
             name,
+            required: true,
             probe: Arc::new(move || Box::pin(probe())),
         }
+    }
+
+    /// Reported in `/readyz`, but a failure leaves the process ready.
+    pub fn optional(mut self) -> Self {
+        self.required = false;
+        self
     }
 
     pub fn postgres(pool: sqlx::PgPool) -> Self {
@@ -67,19 +77,19 @@ pub fn router(checks: Vec<Check>) -> Router {
 async fn ready(State(checks): State<Arc<Vec<Check>>>) -> (StatusCode, Json<serde_json::Value>) {
     let results = join_all(checks.iter().map(|c| {
         let probe = (c.probe)();
-        let name = c.name;
+        let (name, required) = (c.name, c.required);
         async move {
             let ok = tokio::time::timeout(Duration::from_secs(2), probe)
                 .await
                 .unwrap_or(false);
-            (name, ok)
+            (name, ok, required)
         }
     }))
     .await;
     let failing: Vec<&str> = results
         .iter()
-        .filter(|(_, ok)| !ok)
-        .map(|(n, _)| *n)
+        .filter(|(_, ok, required)| !ok && *required)
+        .map(|(n, _, _)| *n)
         .collect();
     let status = if failing.is_empty() {
         StatusCode::OK
@@ -88,7 +98,33 @@ async fn ready(State(checks): State<Arc<Vec<Check>>>) -> (StatusCode, Json<serde
     };
     let body = serde_json::json!({
         "status": if failing.is_empty() { "ready" } else { "not ready" },
-        "checks": results.iter().map(|(n, ok)| (n.to_string(), serde_json::Value::from(if *ok { "up" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
+        "checks": results.iter().map(|(n, ok, _)| (n.to_string(), serde_json::Value::from(if *ok { "up" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
     });
     (status, Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &'static str, up: bool) -> Check {
+        Check::new(name, move || async move { up })
+    }
+
+    #[tokio::test]
+    async fn a_required_dependency_that_is_down_makes_the_process_not_ready() {
+        let checks = vec![check("postgres", true), check("nats", false)];
+        let (status, Json(body)) = ready(State(Arc::new(checks))).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["checks"]["nats"], "down");
+    }
+
+    #[tokio::test]
+    async fn an_optional_dependency_that_is_down_is_reported_but_not_fatal() {
+        let checks = vec![check("postgres", true), check("redis", false).optional()];
+        let (status, Json(body)) = ready(State(Arc::new(checks))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["checks"]["redis"], "down");
+    }
 }

@@ -8,8 +8,12 @@
 
 pub mod auth;
 pub mod config;
+pub mod database;
 pub mod deps;
 pub mod grpc;
 pub mod health;
+pub mod paging;
+pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
+pub mod validation;

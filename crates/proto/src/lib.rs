@@ -9,3 +9,15 @@ pub mod users {
         tonic::include_proto!("syncchain.users.v1");
     }
 }
+
+pub mod products {
+    pub mod v1 {
+        tonic::include_proto!("syncchain.products.v1");
+    }
+}
+
+pub mod orders {
+    pub mod v1 {
+        tonic::include_proto!("syncchain.orders.v1");
+    }
+}

@@ -71,11 +71,11 @@ pub enum Role {
     Gateway,
     /// The users service (gRPC and health, SYNCCHAIN_USERS_ADDR).
     Users,
-    /// The products service (not yet available).
+    /// The products service (gRPC and health, SYNCCHAIN_PRODUCTS_ADDR).
     Products,
-    /// The orders service (not yet available).
+    /// The orders service (gRPC and health, SYNCCHAIN_ORDERS_ADDR).
     Orders,
-    /// Every available role in one process, sharing one shutdown.
+    /// Every role in one process, sharing one shutdown.
     All,
 }
 
@@ -83,6 +83,10 @@ pub enum Role {
 pub enum MigrateTarget {
     /// The users service's database (SYNCCHAIN_USERS_DATABASE_URL).
     Users,
+    /// The products service's database (SYNCCHAIN_PRODUCTS_DATABASE_URL).
+    Products,
+    /// The orders service's database (SYNCCHAIN_ORDERS_DATABASE_URL).
+    Orders,
     /// Every service's database.
     All,
 }

@@ -9,20 +9,35 @@ use syncchain_platform::config::Env;
 use crate::cli::MigrateTarget;
 
 pub async fn run(target: MigrateTarget, env: Env) -> anyhow::Result<()> {
-    match target {
-        MigrateTarget::Users | MigrateTarget::All => users(&env).await,
+    if matches!(target, MigrateTarget::Users | MigrateTarget::All) {
+        let database = syncchain_users::DatabaseConfig::from_env(&env)?;
+        let pool = syncchain_users::connect(&database).await?;
+        done("users", syncchain_users::migrate(&pool).await, pool).await?;
     }
+    if matches!(target, MigrateTarget::Products | MigrateTarget::All) {
+        let database = syncchain_products::DatabaseConfig::from_env(&env)?;
+        let pool = syncchain_products::connect(&database).await?;
+        done("products", syncchain_products::migrate(&pool).await, pool).await?;
+    }
+    if matches!(target, MigrateTarget::Orders | MigrateTarget::All) {
+        let database = syncchain_orders::DatabaseConfig::from_env(&env)?;
+        let pool = syncchain_orders::connect(&database).await?;
+        done("orders", syncchain_orders::migrate(&pool).await, pool).await?;
+    }
+    Ok(())
 }
 
-async fn users(env: &Env) -> anyhow::Result<()> {
-    let database = syncchain_users::DatabaseConfig::from_env(env)?;
-    let pool = syncchain_users::connect(&database).await?;
-    let result = syncchain_users::migrate(&pool)
-        .await
-        .context("cannot migrate the users database");
+async fn done<E>(
+    service: &'static str,
+    result: Result<(), E>,
+    pool: sqlx::PgPool,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     pool.close().await;
-    result?;
-    tracing::info!(service = "users", "database migrated");
-    println!("users database migrated");
+    result.with_context(|| format!("cannot migrate the {service} database"))?;
+    tracing::info!(service, "database migrated");
+    println!("{service} database migrated");
     Ok(())
 }

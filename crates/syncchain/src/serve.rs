@@ -10,7 +10,8 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
 };
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use futures::{FutureExt, future::BoxFuture};
 use syncchain_platform::{
     auth::JwtSecret,
     config::{ConfigError, Env},
@@ -22,34 +23,103 @@ use crate::cli::Role;
 
 const GATEWAY_ADDR_VAR: &str = "SYNCCHAIN_GATEWAY_ADDR";
 const DEFAULT_GATEWAY_ADDR: &str = "0.0.0.0:8000";
-const USERS_ADDR_VAR: &str = "SYNCCHAIN_USERS_ADDR";
-const USERS_URL_VAR: &str = "SYNCCHAIN_USERS_URL";
 
-pub async fn run(role: Role, env: Env) -> anyhow::Result<()> {
-    match role {
-        Role::Products => bail!(not_yet_available("products")),
-        Role::Orders => bail!(not_yet_available("orders")),
-        Role::Gateway | Role::Users | Role::All => {}
-    }
-    require_secret(&env)?;
-    let shutdown = shutdown::on_signal();
-    match role {
-        Role::Gateway => gateway(env, shutdown).await,
-        Role::Users => users(env, shutdown).await,
-        _ => {
-            all(env, shutdown, |addr| {
-                tracing::info!(url = %graphql_url(addr), "syncchain is serving");
-            })
-            .await
+/// A gRPC service role: its name, where it listens, where others reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Users,
+    Products,
+    Orders,
+}
+
+impl Service {
+    /// In start-up order: orders calls products, the gateway calls all.
+    const ALL: [Service; 3] = [Service::Users, Service::Products, Service::Orders];
+
+    fn name(self) -> &'static str {
+        match self {
+            Service::Users => "users service",
+            Service::Products => "products service",
+            Service::Orders => "orders service",
         }
+    }
+
+    fn addr(self) -> (&'static str, &'static str) {
+        match self {
+            Service::Users => ("SYNCCHAIN_USERS_ADDR", "127.0.0.1:50051"),
+            Service::Products => ("SYNCCHAIN_PRODUCTS_ADDR", "127.0.0.1:50052"),
+            Service::Orders => ("SYNCCHAIN_ORDERS_ADDR", "127.0.0.1:50053"),
+        }
+    }
+
+    fn url_var(self) -> &'static str {
+        match self {
+            Service::Users => "SYNCCHAIN_USERS_URL",
+            Service::Products => "SYNCCHAIN_PRODUCTS_URL",
+            Service::Orders => "SYNCCHAIN_ORDERS_URL",
+        }
+    }
+
+    async fn bind(self, env: &Env) -> anyhow::Result<TcpListener> {
+        let (var, default) = self.addr();
+        bind(&env.string(var, default), var).await
+    }
+
+    /// Builds the service on `listener`; the future runs it until shutdown.
+    async fn build(
+        self,
+        env: &Env,
+        listener: TcpListener,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<BoxFuture<'static, anyhow::Result<()>>> {
+        let context = || format!("cannot start the {}", self.name());
+        Ok(match self {
+            Service::Users => {
+                let config = syncchain_users::Config::from_env(env)?;
+                syncchain_users::Application::build(config, listener, shutdown)
+                    .await
+                    .with_context(context)?
+                    .run_until_stopped()
+                    .boxed()
+            }
+            Service::Products => {
+                let config = syncchain_products::Config::from_env(env)?;
+                syncchain_products::Application::build(config, listener, shutdown)
+                    .await
+                    .with_context(context)?
+                    .run_until_stopped()
+                    .boxed()
+            }
+            Service::Orders => {
+                let config = syncchain_orders::Config::from_env(env)?;
+                syncchain_orders::Application::build(config, listener, shutdown)
+                    .await
+                    .with_context(context)?
+                    .run_until_stopped()
+                    .boxed()
+            }
+        })
     }
 }
 
-fn not_yet_available(service: &str) -> String {
-    format!(
-        "the {service} service is not yet available (it arrives with the order saga); \
-         `syncchain serve` can run gateway, users or all"
-    )
+pub async fn run(role: Role, env: Env) -> anyhow::Result<()> {
+    require_secret(&env)?;
+    let shutdown = shutdown::on_signal();
+    let service = match role {
+        Role::Gateway => return gateway(env, shutdown).await,
+        Role::All => {
+            return all(env, shutdown, |addr| {
+                tracing::info!(url = %graphql_url(addr), "syncchain is serving");
+            })
+            .await;
+        }
+        Role::Users => Service::Users,
+        Role::Products => Service::Products,
+        Role::Orders => Service::Orders,
+    };
+    let listener = service.bind(&env).await?;
+    let run = service.build(&env, listener, shutdown.clone()).await?;
+    until_stopped(service.name(), run, &shutdown).await
 }
 
 /// Every role refuses to start without a signing secret. Checked before
@@ -81,31 +151,25 @@ async fn gateway(env: Env, shutdown: Shutdown) -> anyhow::Result<()> {
     until_stopped("gateway", app.run_until_stopped(), &shutdown).await
 }
 
-async fn users(env: Env, shutdown: Shutdown) -> anyhow::Result<()> {
-    let config = syncchain_users::Config::from_env(&env)?;
-    let listener = bind(&config.addr, USERS_ADDR_VAR).await?;
-    let app = syncchain_users::Application::build(config, listener, shutdown.clone())
-        .await
-        .context("cannot start the users service")?;
-    until_stopped("users service", app.run_until_stopped(), &shutdown).await
-}
-
-/// Runs users and the gateway together; `on_ready` gets the gateway's
-/// address once both are up. When `SYNCCHAIN_USERS_URL` is unset the
-/// gateway calls the users service where it was actually bound (so
+/// Runs every service and the gateway together; `on_ready` gets the
+/// gateway's address once all are up. Where a service's URL variable is
+/// unset, the others call it where it was actually bound (so
 /// `SYNCCHAIN_USERS_ADDR=127.0.0.1:0` works).
 pub async fn all(
     mut env: Env,
     shutdown: Shutdown,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let users_config = syncchain_users::Config::from_env(&env)?;
-    let users_listener = bind(&users_config.addr, USERS_ADDR_VAR).await?;
-    if env.raw(USERS_URL_VAR).is_none() {
-        env.set(
-            USERS_URL_VAR,
-            format!("http://{}", reachable(users_listener.local_addr()?)),
-        );
+    let mut listeners = Vec::new();
+    for service in Service::ALL {
+        let listener = service.bind(&env).await?;
+        if env.raw(service.url_var()).is_none() {
+            env.set(
+                service.url_var(),
+                format!("http://{}", reachable(listener.local_addr()?)),
+            );
+        }
+        listeners.push((service, listener));
     }
     let gateway_config = syncchain_gateway::Config::from_env(&env)?;
     let gateway_listener = bind(
@@ -114,29 +178,43 @@ pub async fn all(
     )
     .await?;
 
-    let users = syncchain_users::Application::build(users_config, users_listener, shutdown.clone())
-        .await
-        .context("cannot start the users service")?;
-    let gateway = match syncchain_gateway::Application::build(
-        gateway_config,
-        gateway_listener,
-        shutdown.clone(),
-    )
-    .await
-    {
-        Ok(gateway) => gateway,
-        Err(error) => {
-            shutdown.cancel();
-            let _ = users.run_until_stopped().await;
-            return Err(error.context("cannot start the gateway"));
+    let mut running = Vec::new();
+    let mut failure = None;
+    for (service, listener) in listeners {
+        match service.build(&env, listener, shutdown.clone()).await {
+            Ok(run) => running.push(until_stopped(service.name(), run, &shutdown).boxed()),
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
         }
-    };
-    on_ready(gateway.local_addr());
-    let (users, gateway) = tokio::join!(
-        until_stopped("users service", users.run_until_stopped(), &shutdown),
-        until_stopped("gateway", gateway.run_until_stopped(), &shutdown),
-    );
-    users.and(gateway)
+    }
+    if failure.is_none() {
+        match syncchain_gateway::Application::build(
+            gateway_config,
+            gateway_listener,
+            shutdown.clone(),
+        )
+        .await
+        {
+            Ok(gateway) => {
+                on_ready(gateway.local_addr());
+                running
+                    .push(until_stopped("gateway", gateway.run_until_stopped(), &shutdown).boxed());
+            }
+            Err(error) => failure = Some(error.context("cannot start the gateway")),
+        }
+    }
+    if let Some(error) = failure {
+        shutdown.cancel();
+        futures::future::join_all(running).await;
+        return Err(error);
+    }
+    futures::future::join_all(running)
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<()>>>()
+        .map(|_| ())
 }
 
 /// Runs one role; when it stops before shutdown was asked for, asks the

@@ -12,6 +12,9 @@ use std::{future::Future, time::Duration};
 pub mod db;
 pub mod nats_server;
 pub mod process;
+pub mod proxy;
+pub mod redis_server;
+pub mod server;
 
 /// The variable naming the NATS server tests use (default the local one).
 pub const NATS_URL_VAR: &str = "SYNCCHAIN_TEST_NATS_URL";

@@ -117,7 +117,7 @@ impl Accounts {
         users.truncate(size.get() as usize);
         let end_cursor = users.last().map(|u| Cursor {
             created_at: u.created_at,
-            id: u.id,
+            id: u.id.as_uuid(),
         });
         Ok(Page {
             users,

@@ -14,6 +14,7 @@ use syncchain_events::{relay::Relay, streams::ensure_streams};
 use syncchain_platform::{
     deps::connect_nats,
     health::{self, Check},
+    serve::{Background, serve},
     shutdown::Shutdown,
 };
 use tokio::net::TcpListener;
@@ -90,26 +91,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
-            local_addr,
             router,
             relay,
             pool,
             shutdown,
+            ..
         } = self;
-        // The relay stops with the service, also when serving fails.
-        let relay_stop = shutdown.child_token();
-        let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
+        let mut background = Background::new(&shutdown);
+        background.spawn("outbox relay", |stop| relay.run(stop));
 
-        tracing::info!(address = %local_addr, "users service listening");
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("the users service stopped serving");
+        let served = serve("users", listener, router, shutdown).await;
 
-        relay_stop.cancel();
-        if let Err(error) = relay_task.await {
-            tracing::error!(%error, "outbox relay task failed");
-        }
+        background.stop().await;
         pool.close().await;
         tracing::info!("users service stopped");
         served

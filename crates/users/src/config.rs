@@ -5,12 +5,11 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::postgres::PgConnectOptions;
 use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::{JwtSecret, TokenKeys},
     config::{ConfigError, Env},
-    deps::{postgres_address, postgres_options},
+    database::DatabaseVars,
 };
 
 use crate::domain::{Email, Password};
@@ -34,24 +33,18 @@ pub struct Config {
     pub bootstrap_admin: Option<BootstrapAdmin>,
 }
 
-/// The service's own database; all that `migrate` and `admin` commands need.
-#[derive(Clone)]
-pub struct DatabaseConfig {
-    /// `SYNCCHAIN_USERS_DATABASE_URL`; the database is created if missing.
-    pub options: PgConnectOptions,
-    /// `SYNCCHAIN_USERS_DB_MAX_CONNECTIONS` (10).
-    pub max_connections: u32,
+/// The variables naming the users database.
+#[derive(Debug, Clone, Copy)]
+pub struct UsersDatabase;
+
+impl DatabaseVars for UsersDatabase {
+    const URL_VAR: &'static str = DATABASE_URL_VAR;
+    const DEFAULT_URL: &'static str = DEFAULT_DATABASE_URL;
+    const MAX_CONNECTIONS_VAR: &'static str = "SYNCCHAIN_USERS_DB_MAX_CONNECTIONS";
 }
 
-// The URL may carry a password: show only where the database is.
-impl std::fmt::Debug for DatabaseConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabaseConfig")
-            .field("address", &postgres_address(&self.options))
-            .field("max_connections", &self.max_connections)
-            .finish()
-    }
-}
+/// The service's own database; all that `migrate` and `admin` commands need.
+pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<UsersDatabase>;
 
 /// The first admin, created (or promoted) when the service starts.
 #[derive(Debug, Clone)]
@@ -62,12 +55,7 @@ pub struct BootstrapAdmin {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let jwt_secret = JwtSecret::from_env(env)?.ok_or_else(|| {
-            ConfigError::new(
-                "SYNCCHAIN_JWT_SECRET",
-                "is required (at least 32 bytes), or SYNCCHAIN_JWT_SECRET_FILE naming a file that holds it",
-            )
-        })?;
+        let jwt_secret = JwtSecret::require_from_env(env)?;
         let default_concurrency = std::thread::available_parallelism().map_or(1, usize::from);
         let password_hash_concurrency =
             env.get("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", default_concurrency)?;
@@ -91,29 +79,6 @@ impl Config {
     /// lifetime given here is never used.
     pub fn token_keys(&self) -> TokenKeys {
         TokenKeys::new(&self.jwt_secret, Duration::from_secs(3600))
-    }
-}
-
-impl DatabaseConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let url = env.string(DATABASE_URL_VAR, DEFAULT_DATABASE_URL);
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(ConfigError::new(
-                DATABASE_URL_VAR,
-                "must be a postgres:// URL",
-            ));
-        }
-        let max_connections: u32 = env.get("SYNCCHAIN_USERS_DB_MAX_CONNECTIONS", 10)?;
-        if max_connections == 0 {
-            return Err(ConfigError::new(
-                "SYNCCHAIN_USERS_DB_MAX_CONNECTIONS",
-                "must be at least 1",
-            ));
-        }
-        Ok(Self {
-            options: postgres_options(&url, DATABASE_URL_VAR)?,
-            max_connections,
-        })
     }
 }
 

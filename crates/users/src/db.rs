@@ -4,19 +4,13 @@
 //! migrators share `_sqlx_migrations` and so ignore each other's versions.
 
 use sqlx::{PgPool, migrate::MigrateError};
-use syncchain_platform::deps::{DependencyError, connect_postgres, ensure_database};
+use syncchain_platform::deps::DependencyError;
 
-use crate::config::{DATABASE_URL_VAR, DatabaseConfig};
+use crate::config::DatabaseConfig;
 
 /// Creates the database if needed and opens a pool to it.
 pub async fn connect(database: &DatabaseConfig) -> Result<PgPool, DependencyError> {
-    ensure_database(&database.options, DATABASE_URL_VAR).await?;
-    connect_postgres(
-        &database.options,
-        database.max_connections,
-        DATABASE_URL_VAR,
-    )
-    .await
+    database.connect().await
 }
 
 /// Applies the events crate's migrations, then the users service's own.

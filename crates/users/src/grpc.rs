@@ -4,10 +4,9 @@
 //! unexpected failures are logged with their cause chain and cross the wire
 //! as a bare "internal error".
 
-use prost_types::Timestamp;
 use syncchain_platform::{
     auth::{Role, TokenKeys},
-    grpc::{FIELD, internal, invalid_argument, require_caller},
+    grpc::{FIELD, internal, invalid_argument, require_caller, timestamp},
 };
 use syncchain_proto::users::v1 as proto;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
@@ -98,7 +97,7 @@ impl proto::users_server::Users for UsersApi {
         let caller = require_caller(request.metadata(), &self.keys)?;
         let result = async {
             let r = request.get_ref();
-            let after = Cursor::decode(&r.after)?;
+            let after = Cursor::decode(&r.after).map_err(ValidationError::from)?;
             self.accounts
                 .list(&caller, after, PageSize::new(r.first))
                 .await
@@ -171,10 +170,7 @@ fn to_proto(user: User) -> proto::User {
         location: user.location,
         contact_number: user.contact_number,
         role: role_to_proto(user.role) as i32,
-        created_at: Some(Timestamp {
-            seconds: user.created_at.timestamp(),
-            nanos: i32::try_from(user.created_at.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        created_at: Some(timestamp(user.created_at)),
     }
 }
 

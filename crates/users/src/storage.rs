@@ -130,7 +130,7 @@ pub async fn list(
             );
             sqlx::query(&sql)
                 .bind(cursor.created_at)
-                .bind(cursor.id.as_uuid())
+                .bind(cursor.id)
                 .bind(limit)
                 .fetch_all(executor)
                 .await?

@@ -3,4 +3,6 @@
 //! a breaking change is a new `...V2` type next to the old one, never an
 //! edit of a published shape.
 
+pub mod orders;
+pub mod products;
 pub mod users;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use async_graphql::Context;
 use syncchain_platform::auth::Caller;
 
+use super::loaders::Loaders;
 use crate::{
     auth::{RequestAuth, Revocations},
     clients::Services,
@@ -17,12 +18,28 @@ use crate::{
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub IpAddr);
 
-/// Per-request data added to each GraphQL request.
-#[derive(Clone)]
+/// Per-request data added to each GraphQL request (or subscription
+/// connection).
 pub struct RequestContext {
     pub auth: RequestAuth,
     pub address: ClientAddress,
+    pub loaders: Loaders,
 }
+
+impl RequestContext {
+    pub fn new(auth: RequestAuth, address: ClientAddress, services: &Services) -> Self {
+        let loaders = Loaders::new(services, auth.token());
+        Self {
+            auth,
+            address,
+            loaders,
+        }
+    }
+}
+
+/// How long `placeOrder` waits for the saga's outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaceOrderWait(pub std::time::Duration);
 
 fn data<'a, T: Send + Sync + 'static>(ctx: &Context<'a>) -> Result<&'a T, ApiError> {
     ctx.data::<T>().map_err(|e| {
@@ -65,4 +82,12 @@ pub(crate) async fn admin(ctx: &Context<'_>) -> Result<Caller, ApiError> {
 /// The token to forward to services with a call.
 pub(crate) fn token<'a>(ctx: &Context<'a>) -> Result<Option<&'a str>, ApiError> {
     Ok(request(ctx)?.auth.token())
+}
+
+pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, ApiError> {
+    Ok(&request(ctx)?.loaders)
+}
+
+pub(crate) fn place_order_wait(ctx: &Context<'_>) -> Result<std::time::Duration, ApiError> {
+    Ok(data::<PlaceOrderWait>(ctx)?.0)
 }

@@ -4,32 +4,53 @@
 
 mod account;
 mod context;
+mod convert;
+mod loaders;
+mod orders;
+mod products;
 mod users;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-pub use context::{ClientAddress, RequestContext};
+pub use context::{ClientAddress, PlaceOrderWait, RequestContext};
 
 use crate::config::Limits;
 
 #[derive(MergedObject, Default)]
-pub struct Query(users::UsersQuery, account::AccountQuery);
+pub struct Query(
+    users::UsersQuery,
+    account::AccountQuery,
+    products::ProductsQuery,
+    orders::OrdersQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(users::UsersMutation, account::AccountMutation);
+pub struct Mutation(
+    users::UsersMutation,
+    account::AccountMutation,
+    products::ProductsMutation,
+    orders::OrdersMutation,
+);
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(orders::OrdersSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with its limits; the caller adds shared data and finishes it.
 pub fn builder(
     limits: Limits,
     introspection: bool,
-) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(limits.max_depth.max(16))
-        .limit_directives(16);
+) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(limits.max_depth.max(16))
+    .limit_directives(16);
     if introspection {
         builder
     } else {
@@ -39,9 +60,13 @@ pub fn builder(
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 #[cfg(test)]

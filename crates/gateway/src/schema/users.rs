@@ -48,10 +48,7 @@ impl From<pb::User> for User {
             pb::Role::Admin => Role::Admin,
             _ => Role::Customer,
         };
-        let created_at = user
-            .created_at
-            .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-            .unwrap_or_default();
+        let created_at = super::convert::time(user.created_at);
         Self {
             id: ID(user.id),
             first_name: user.first_name,
@@ -125,12 +122,6 @@ async fn list(
     })
 }
 
-fn user_id(id: &ID, field: &str) -> ApiResult<String> {
-    uuid::Uuid::parse_str(id.as_str())
-        .map(|u| u.to_string())
-        .map_err(|_| ApiError::bad_input(field, "not a valid id"))
-}
-
 pub(crate) async fn get_user(ctx: &Context<'_>, id: String) -> ApiResult<User> {
     let user = services(ctx)?
         .users
@@ -173,7 +164,7 @@ impl UsersQuery {
     /// One user: yourself, or anyone for an admin.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<User> {
         let caller = caller(ctx).await?;
-        let id = user_id(&id, "id")?;
+        let id = super::convert::id(&id, "id")?;
         if !caller.is_admin() && caller.user_id.to_string() != id {
             return Err(ApiError::Forbidden(
                 "you may only see your own account".into(),
@@ -219,7 +210,7 @@ impl UsersMutation {
     async fn set_user_role(&self, ctx: &Context<'_>, id: ID, role: Role) -> ApiResult<User> {
         admin(ctx).await?;
         let message = pb::SetRoleRequest {
-            id: user_id(&id, "id")?,
+            id: super::convert::id(&id, "id")?,
             role: pb::Role::from(role).into(),
         };
         let user = services(ctx)?

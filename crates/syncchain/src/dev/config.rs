@@ -15,7 +15,11 @@ pub const REDIS_PORT_VAR: &str = "SYNCCHAIN_DEV_REDIS_PORT";
 
 /// Each service's database: the variable naming its URL, and the database
 /// dev gives it on the local server.
-pub const DATABASES: &[(&str, &str)] = &[("SYNCCHAIN_USERS_DATABASE_URL", "syncchain_users")];
+pub const DATABASES: &[(&str, &str)] = &[
+    ("SYNCCHAIN_USERS_DATABASE_URL", "syncchain_users"),
+    ("SYNCCHAIN_PRODUCTS_DATABASE_URL", "syncchain_products"),
+    ("SYNCCHAIN_ORDERS_DATABASE_URL", "syncchain_orders"),
+];
 const NATS_URL_VAR: &str = "SYNCCHAIN_NATS_URL";
 const REDIS_URL_VAR: &str = "SYNCCHAIN_REDIS_URL";
 const SECRET_VAR: &str = "SYNCCHAIN_JWT_SECRET";
@@ -210,6 +214,8 @@ mod tests {
     fn explicit_urls_and_secrets_are_kept_and_not_managed() {
         let env = Env::from_pairs([
             ("SYNCCHAIN_USERS_DATABASE_URL", "postgres://db/users"),
+            ("SYNCCHAIN_PRODUCTS_DATABASE_URL", "postgres://db/products"),
+            ("SYNCCHAIN_ORDERS_DATABASE_URL", "postgres://db/orders"),
             (REDIS_URL_VAR, "redis://cache"),
             (SECRET_VAR, "0123456789abcdef0123456789abcdef"),
         ]);

@@ -1,18 +1,26 @@
 //! Starts the system for one test and speaks GraphQL to it.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
 use syncchain_platform::{config::Env, shutdown::Shutdown};
 use tokio::net::TcpListener;
 
+#[path = "../common/client.rs"]
+mod client;
+
+pub use client::{Client, ME, PASSWORD, REGISTER, code, registration, unique_email};
+
+/// The system under test, in this process, and a client of it.
 pub struct TestApp {
-    pub graphql_url: String,
-    pub base_url: String,
     pub env: Vec<(String, String)>,
     pub secret: String,
-    pub http: reqwest::Client,
+    client: Client,
     shutdown: Shutdown,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl Drop for TestApp {
@@ -21,31 +29,46 @@ impl Drop for TestApp {
     }
 }
 
-pub const PASSWORD: &str = "correct horse battery";
-
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
-    /// Starts users and the gateway with these extra settings.
+    /// Starts every service and the gateway with these extra settings. Each
+    /// service gets its own fresh database; an admin account
+    /// (`admin_email`, [`PASSWORD`]) exists from the start.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let (_pool, database_url) = syncchain_testkit::db::fresh_database().await;
+        let (_, users_db) = syncchain_testkit::db::fresh_database().await;
+        let (_, products_db) = syncchain_testkit::db::fresh_database().await;
+        let (_, orders_db) = syncchain_testkit::db::fresh_database().await;
         let namespace = syncchain_testkit::namespace();
         let secret = format!("test-secret-{}", uuid::Uuid::new_v4().simple());
-        let users_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind users");
-        let users_addr = users_listener.local_addr().expect("users addr");
+        let admin_email = format!("admin@{namespace}.example.com");
+        let listener = || async { TcpListener::bind("127.0.0.1:0").await.expect("bind") };
+        let (users_listener, products_listener, orders_listener, gateway_listener) = (
+            listener().await,
+            listener().await,
+            listener().await,
+            listener().await,
+        );
+        let url = |l: &TcpListener| format!("http://{}", l.local_addr().expect("bound"));
         let mut env: Vec<(String, String)> = [
             ("SYNCCHAIN_ENV", "production"),
-            ("SYNCCHAIN_USERS_DATABASE_URL", database_url.as_str()),
+            ("SYNCCHAIN_USERS_DATABASE_URL", users_db.as_str()),
+            ("SYNCCHAIN_PRODUCTS_DATABASE_URL", products_db.as_str()),
+            ("SYNCCHAIN_ORDERS_DATABASE_URL", orders_db.as_str()),
             ("SYNCCHAIN_NATS_URL", &syncchain_testkit::nats_url()),
             ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
             ("SYNCCHAIN_REDIS_URL", &syncchain_testkit::redis_url()),
             ("SYNCCHAIN_REDIS_PREFIX", namespace.as_str()),
             ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
-            ("SYNCCHAIN_USERS_URL", &format!("http://{users_addr}")),
+            ("SYNCCHAIN_USERS_URL", &url(&users_listener)),
+            ("SYNCCHAIN_PRODUCTS_URL", &url(&products_listener)),
+            ("SYNCCHAIN_ORDERS_URL", &url(&orders_listener)),
             ("SYNCCHAIN_GRAPHIQL", "true"),
             ("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", "2"),
+            ("SYNCCHAIN_ADMIN_EMAIL", admin_email.as_str()),
+            ("SYNCCHAIN_ADMIN_PASSWORD", PASSWORD),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -57,20 +80,32 @@ impl TestApp {
         let config_env = Env::from_pairs(env.clone());
         let shutdown = Shutdown::new();
 
-        let users_config = syncchain_users::Config::from_env(&config_env).expect("users config");
-        let users =
-            syncchain_users::Application::build(users_config, users_listener, shutdown.clone())
-                .await
-                .expect("users starts");
+        let users = syncchain_users::Application::build(
+            syncchain_users::Config::from_env(&config_env).expect("users config"),
+            users_listener,
+            shutdown.clone(),
+        )
+        .await
+        .expect("users starts");
         tokio::spawn(users.run_until_stopped());
-
-        let gateway_config =
-            syncchain_gateway::Config::from_env(&config_env).expect("gateway config");
-        let gateway_listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind gateway");
+        let products = syncchain_products::Application::build(
+            syncchain_products::Config::from_env(&config_env).expect("products config"),
+            products_listener,
+            shutdown.clone(),
+        )
+        .await
+        .expect("products starts");
+        tokio::spawn(products.run_until_stopped());
+        let orders = syncchain_orders::Application::build(
+            syncchain_orders::Config::from_env(&config_env).expect("orders config"),
+            orders_listener,
+            shutdown.clone(),
+        )
+        .await
+        .expect("orders starts");
+        tokio::spawn(orders.run_until_stopped());
         let gateway = syncchain_gateway::Application::build(
-            gateway_config,
+            syncchain_gateway::Config::from_env(&config_env).expect("gateway config"),
             gateway_listener,
             shutdown.clone(),
         )
@@ -80,81 +115,13 @@ impl TestApp {
         tokio::spawn(gateway.run_until_stopped());
 
         let app = Self {
-            graphql_url: format!("{base_url}/graphql"),
-            base_url,
             env,
             secret,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http client"),
+            client: Client::new(base_url, admin_email),
             shutdown,
         };
         app.wait_until_ready().await;
         app
-    }
-
-    async fn wait_until_ready(&self) {
-        let url = format!("{}/readyz", self.base_url);
-        let ready = syncchain_testkit::eventually(Duration::from_secs(20), || async {
-            matches!(self.http.get(&url).send().await, Ok(r) if r.status().is_success())
-        })
-        .await;
-        assert!(ready, "the system did not become ready");
-    }
-
-    /// POSTs a GraphQL request with the raw `Authorization` header value.
-    pub async fn post_raw(&self, body: &Value, authorization: Option<&str>) -> (u16, Value) {
-        let mut request = self.http.post(&self.graphql_url).json(body);
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
-        }
-        let response = request.send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body read");
-        assert!(!text.contains("$argon2"), "a password hash leaked: {text}");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
-    }
-
-    /// Runs an operation with a token sent as `Bearer <token>`.
-    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let auth = token.map(|t| format!("Bearer {t}"));
-        self.post_raw(
-            &json!({ "query": query, "variables": variables }),
-            auth.as_deref(),
-        )
-        .await
-        .1
-    }
-
-    pub async fn register(&self, email: &str) -> Value {
-        self.gql(REGISTER, json!({ "input": registration(email) }), None)
-            .await
-    }
-
-    /// Registers a user and signs them in; returns (id, token).
-    pub async fn customer(&self, email: &str) -> (String, String) {
-        let body = self.register(email).await;
-        let id = body["data"]["registerUser"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("registered: {body}"))
-            .to_owned();
-        (id, self.sign_in(email).await)
-    }
-
-    pub async fn sign_in(&self, email: &str) -> String {
-        let body = self
-            .gql(
-                SIGN_IN,
-                json!({ "input": { "email": email, "password": PASSWORD } }),
-                None,
-            )
-            .await;
-        body["data"]["signIn"]["token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("signed in: {body}"))
-            .to_owned()
     }
 
     /// Runs the `syncchain` binary against this app's database.
@@ -169,29 +136,3 @@ impl TestApp {
             .expect("syncchain runs")
     }
 }
-
-pub fn registration(email: &str) -> Value {
-    json!({
-        "email": email,
-        "password": PASSWORD,
-        "firstName": "Ada",
-        "lastName": "O'Brien",
-        "location": "London",
-        "contactNumber": "+447700900123",
-    })
-}
-
-pub fn unique_email(name: &str) -> String {
-    format!("{name}.{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// The `extensions.code` of the first error.
-pub fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
-
-pub const REGISTER: &str = "mutation Register($input: RegisterUserInput!) { registerUser(input: $input) { id email firstName lastName location contactNumber role createdAt } }";
-pub const SIGN_IN: &str = "mutation SignIn($input: SigninInput!) { signIn(input: $input) { token expiresAt user { id email role } } }";
-pub const ME: &str = "{ me { id email role } }";

@@ -6,7 +6,6 @@
 //! it (the GraphQL input names), so the gateway can point at it.
 
 mod contact_number;
-mod cursor;
 mod email;
 mod location;
 mod new_user;
@@ -14,15 +13,16 @@ mod password;
 mod person_name;
 mod user;
 mod user_id;
-mod validation_error;
 
 pub use contact_number::ContactNumber;
-pub use cursor::{Cursor, PageSize};
 pub use email::Email;
 pub use location::Location;
 pub use new_user::{NewUser, NewUserInput};
 pub use password::Password;
 pub use person_name::PersonName;
+pub use syncchain_platform::validation::ValidationError;
 pub use user::User;
 pub use user_id::UserId;
-pub use validation_error::ValidationError;
+
+// Accounts are paged like every list, with the shared keyset cursor.
+pub use syncchain_platform::paging::{Cursor, PageSize};

@@ -1,6 +1,8 @@
-//! One rejected input: which field, and why, in words a client can show.
+//! One rejected input: which field (as clients name it) and why, in words a
+//! client can show.
 
-/// A field that failed its rule; `field` is the name clients use.
+use syncchain_platform::paging::InvalidCursor;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field} {message}")]
 pub struct ValidationError {
@@ -14,5 +16,12 @@ impl ValidationError {
             field,
             message: message.into(),
         }
+    }
+}
+
+/// A bad paging cursor is reported on the `after` argument.
+impl From<InvalidCursor> for ValidationError {
+    fn from(e: InvalidCursor) -> Self {
+        Self::new("after", e.to_string())
     }
 }

@@ -1,0 +1,91 @@
+//! Events the products service emits: catalogue changes, and the stock side
+//! of the order saga. Prices are minor units (cents), stock whole items.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Event;
+
+/// A product was added to the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductCreatedV1 {
+    pub product_id: Uuid,
+    pub name: String,
+    pub price: i64,
+    pub stock: i64,
+}
+
+impl Event for ProductCreatedV1 {
+    const TYPE: &'static str = "products.created";
+    const VERSION: u16 = 1;
+}
+
+/// A product's details or stock were changed by an admin (edit or restock);
+/// the payload is the product as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductUpdatedV1 {
+    pub product_id: Uuid,
+    pub name: String,
+    pub price: i64,
+    pub stock: i64,
+    /// Items added by a restock; 0 for an edit.
+    pub restocked: i64,
+}
+
+impl Event for ProductUpdatedV1 {
+    const TYPE: &'static str = "products.updated";
+    const VERSION: u16 = 1;
+}
+
+/// Stock was set aside for an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReservedV1 {
+    pub order_id: Uuid,
+    pub product_id: Uuid,
+    pub quantity: i64,
+    /// Stock left after the reservation.
+    pub remaining: i64,
+}
+
+impl Event for StockReservedV1 {
+    const TYPE: &'static str = "stock.reserved";
+    const VERSION: u16 = 1;
+}
+
+/// Why stock could not be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StockRejection {
+    InsufficientStock,
+    UnknownProduct,
+}
+
+/// Stock could not be reserved for an order; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockRejectedV1 {
+    pub order_id: Uuid,
+    pub product_id: Uuid,
+    pub quantity: i64,
+    pub reason: StockRejection,
+    /// Stock at the moment of the refusal (0 for an unknown product).
+    pub available: i64,
+}
+
+impl Event for StockRejectedV1 {
+    const TYPE: &'static str = "stock.rejected";
+    const VERSION: u16 = 1;
+}
+
+/// Stock reserved for a cancelled order went back on the shelf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReleasedV1 {
+    pub order_id: Uuid,
+    pub product_id: Uuid,
+    pub quantity: i64,
+    pub remaining: i64,
+}
+
+impl Event for StockReleasedV1 {
+    const TYPE: &'static str = "stock.released";
+    const VERSION: u16 = 1;
+}

@@ -1,0 +1,257 @@
+//! Orders: the predecessor's `orders`, `order(id)` and `placeOrder`, with
+//! the nested `Order.user` and `Order.product` resolved through the
+//! request's DataLoaders; plus `cancelOrder`, a cursor-paged list and the
+//! `orderUpdated` subscription.
+
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject, Subscription,
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use syncchain_platform::grpc::request;
+use syncchain_proto::orders::v1 as pb;
+
+use super::{
+    context::{caller, loaders, place_order_wait, services, token},
+    convert,
+    products::Product,
+    users::{PageInfo, User, page_size},
+};
+use crate::errors::{ApiError, ApiResult};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OrderStatus {
+    /// Placed; waiting for stock to be reserved.
+    Pending,
+    /// Stock is reserved for it.
+    Confirmed,
+    /// No stock could be reserved; see `rejectionReason`.
+    Rejected,
+    /// Cancelled after confirmation; its stock went back.
+    Cancelled,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct Order {
+    pub id: ID,
+    pub user_id: ID,
+    pub product_id: ID,
+    pub quantity: i32,
+    /// Price per item when the order was placed, in minor units.
+    pub unit_price: i32,
+    /// `unitPrice` x `quantity`, in minor units.
+    pub total_amount: i32,
+    pub status: OrderStatus,
+    /// Why the order was rejected; null otherwise.
+    pub rejection_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Order {
+    /// The product ordered (null if it no longer exists).
+    async fn product(&self, ctx: &Context<'_>) -> ApiResult<Option<Product>> {
+        loaders(ctx)?
+            .products
+            .load_one(self.product_id.to_string())
+            .await
+    }
+
+    /// Who placed the order (visible to that user and to admins).
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        loaders(ctx)?.users.load_one(self.user_id.to_string()).await
+    }
+}
+
+impl TryFrom<pb::Order> for Order {
+    type Error = ApiError;
+    fn try_from(o: pb::Order) -> Result<Self, ApiError> {
+        let status = match o.status() {
+            pb::OrderStatus::Pending => OrderStatus::Pending,
+            pb::OrderStatus::Confirmed => OrderStatus::Confirmed,
+            pb::OrderStatus::Rejected => OrderStatus::Rejected,
+            pb::OrderStatus::Cancelled => OrderStatus::Cancelled,
+            pb::OrderStatus::Unspecified => {
+                tracing::error!(order.id = %o.id, "order without a status");
+                return Err(ApiError::Internal);
+            }
+        };
+        Ok(Self {
+            id: ID(o.id),
+            user_id: ID(o.user_id),
+            product_id: ID(o.product_id),
+            quantity: convert::int(o.quantity, "order.quantity")?,
+            unit_price: convert::int(o.unit_price, "order.unit_price")?,
+            total_amount: convert::int(o.total_amount, "order.total_amount")?,
+            status,
+            rejection_reason: (!o.rejection_reason.is_empty()).then_some(o.rejection_reason),
+            created_at: convert::time(o.created_at),
+            updated_at: convert::time(o.updated_at),
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    pub product_id: ID,
+    /// How many items, at least 1.
+    pub quantity: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderConnection {
+    pub nodes: Vec<Order>,
+    pub page_info: PageInfo,
+}
+
+fn order(
+    result: Result<tonic::Response<pb::Order>, tonic::Status>,
+    call: &'static str,
+) -> ApiResult<Order> {
+    result
+        .map_err(|s| ApiError::from_status(s, call))?
+        .into_inner()
+        .try_into()
+}
+
+async fn list(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<OrderConnection> {
+    caller(ctx).await?;
+    let message = pb::ListOrdersRequest {
+        first: page_size(first)?,
+        after: after.unwrap_or_default(),
+    };
+    let page = services(ctx)?
+        .orders
+        .clone()
+        .list_orders(request(message, token(ctx)?))
+        .await
+        .map_err(|s| ApiError::from_status(s, "orders.ListOrders"))?
+        .into_inner();
+    Ok(OrderConnection {
+        nodes: page
+            .orders
+            .into_iter()
+            .map(Order::try_from)
+            .collect::<Result<_, _>>()?,
+        page_info: PageInfo {
+            end_cursor: (!page.end_cursor.is_empty()).then_some(page.end_cursor),
+            has_next_page: page.has_next_page,
+        },
+    })
+}
+
+#[derive(Default)]
+pub struct OrdersQuery;
+
+#[Object]
+impl OrdersQuery {
+    /// Your orders, newest first (an admin's: everyone's); 20 unless `first`
+    /// says otherwise.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many (1 to 100, default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor from `ordersConnection.pageInfo.endCursor`.")] after: Option<
+            String,
+        >,
+    ) -> ApiResult<Vec<Order>> {
+        Ok(list(ctx, first, after).await?.nodes)
+    }
+
+    /// A page of orders with its cursor.
+    async fn orders_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<OrderConnection> {
+        list(ctx, first, after).await
+    }
+
+    /// One order: yours, or anyone's for an admin.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
+        caller(ctx).await?;
+        let id = convert::id(&id, "id")?;
+        let result = services(ctx)?
+            .orders
+            .clone()
+            .get_order(request(pb::GetOrderRequest { id }, token(ctx)?))
+            .await;
+        order(result, "orders.GetOrder")
+    }
+}
+
+#[derive(Default)]
+pub struct OrdersMutation;
+
+#[Object]
+impl OrdersMutation {
+    /// Orders a product. Waits briefly for the stock to be reserved, so the
+    /// answer is normally `CONFIRMED` or `REJECTED`; if the outcome takes
+    /// longer it is `PENDING`, and `order(id)` or `orderUpdated(id)` tell
+    /// the rest.
+    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
+        caller(ctx).await?;
+        if input.quantity < 1 {
+            return Err(ApiError::bad_input("quantity", "must be at least 1"));
+        }
+        let message = pb::PlaceOrderRequest {
+            product_id: convert::id(&input.product_id, "productId")?,
+            quantity: input.quantity.into(),
+            wait_ms: u32::try_from(place_order_wait(ctx)?.as_millis()).unwrap_or(u32::MAX),
+        };
+        let result = services(ctx)?
+            .orders
+            .clone()
+            .place_order(request(message, token(ctx)?))
+            .await;
+        order(result, "orders.PlaceOrder")
+    }
+
+    /// Cancels a confirmed order (its owner or an admin); the stock goes back.
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
+        caller(ctx).await?;
+        let id = convert::id(&id, "id")?;
+        let result = services(ctx)?
+            .orders
+            .clone()
+            .cancel_order(request(pb::CancelOrderRequest { id }, token(ctx)?))
+            .await;
+        order(result, "orders.CancelOrder")
+    }
+}
+
+#[derive(Default)]
+pub struct OrdersSubscription;
+
+#[Subscription]
+impl OrdersSubscription {
+    /// The order now, then each change of it (its owner or an admin). Ends
+    /// once the order is rejected or cancelled.
+    async fn order_updated(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
+        caller(ctx).await?;
+        let id = convert::id(&id, "id")?;
+        let stream = services(ctx)?
+            .order_watch
+            .clone()
+            .watch_order(request(pb::WatchOrderRequest { id }, token(ctx)?))
+            .await
+            .map_err(|s| ApiError::from_status(s, "orders.WatchOrder"))?
+            .into_inner();
+        Ok(stream.map(|item| {
+            item.map_err(|s| ApiError::from_status(s, "orders.WatchOrder"))
+                .and_then(Order::try_from)
+                .map_err(async_graphql::Error::from)
+        }))
+    }
+}

@@ -1,0 +1,68 @@
+//! Subscriptions over WebSocket on `GET /graphql`, speaking
+//! graphql-transport-ws (and the older graphql-ws). The token may come in
+//! the upgrade request's `Authorization` header or, as browsers cannot set
+//! headers on a WebSocket, in the `connection_init` payload as
+//! `{"Authorization": "Bearer <token>"}` (`authorization` and `token` are
+//! read too). Each subscription checks it like any other field.
+
+use std::net::SocketAddr;
+
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    extract::{FromRequestParts, WebSocketUpgrade},
+    http::{header, request::Parts},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    app::AppState,
+    auth::RequestAuth,
+    http::client_address,
+    schema::{ClientAddress, RequestContext},
+};
+
+fn token_from_payload(payload: &serde_json::Value) -> Option<String> {
+    ["Authorization", "authorization", "token"]
+        .iter()
+        .find_map(|key| payload.get(key).and_then(|v| v.as_str()))
+        .map(str::to_owned)
+}
+
+pub async fn upgrade(state: AppState, peer: SocketAddr, mut parts: Parts) -> Response {
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(status) => {
+            return (
+                status,
+                "unsupported WebSocket subprotocol; use graphql-transport-ws",
+            )
+                .into_response();
+        }
+    };
+    let websocket = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(websocket) => websocket,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let header_token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let address = ClientAddress(client_address(&parts.headers, peer, state.trust_proxy));
+    let schema = state.schema.clone();
+    let services = state.services.clone();
+    websocket
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = token_from_payload(&payload).or(header_token);
+                    let auth = RequestAuth::from_header(token.as_deref());
+                    let mut data = Data::default();
+                    data.insert(RequestContext::new(auth, address, &services));
+                    Ok(data)
+                })
+                .serve()
+        })
+}

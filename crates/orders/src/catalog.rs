@@ -1,0 +1,86 @@
+//! The products service as orders needs it: the price of one product at
+//! the moment an order is placed. One lazily connecting channel serves every
+//! request (so orders starts even while products does not), with a short
+//! connect timeout and a request timeout, so a products service that is down
+//! or stuck turns into a prompt UNAVAILABLE instead of a hanging order.
+//!
+//! The caller's token is forwarded: products applies its own rules to it.
+
+use std::time::Duration;
+
+use syncchain_platform::grpc;
+use syncchain_proto::products::v1::{GetProductRequest, products_client::ProductsClient};
+use tonic::{
+    Code, Status,
+    transport::{Channel, Endpoint},
+};
+
+use crate::domain::{ProductId, UnitPrice};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a price could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("no such product")]
+    NotFound,
+    /// Not reachable, or no answer in time.
+    #[error("the products service cannot be reached")]
+    Unavailable(#[source] Status),
+    /// It answered with an error of its own.
+    #[error("the products service refused the price lookup")]
+    Failed(#[source] Status),
+    #[error("the products service priced product {0} at {1}, below one minor unit")]
+    InvalidPrice(ProductId, i64),
+}
+
+/// A client of the products service. Cheap to clone.
+#[derive(Clone)]
+pub struct Catalog {
+    client: ProductsClient<Channel>,
+}
+
+impl Catalog {
+    /// Connects on first use; `url` was validated with the configuration.
+    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_lazy();
+        Ok(Self {
+            client: ProductsClient::new(channel),
+        })
+    }
+
+    /// The current price of `product`, asked as the caller with `token`.
+    #[tracing::instrument(skip_all, fields(product.id = %product))]
+    pub async fn unit_price(
+        &self,
+        product: ProductId,
+        token: Option<&str>,
+    ) -> Result<UnitPrice, CatalogError> {
+        let request = grpc::request(
+            GetProductRequest {
+                id: product.to_string(),
+            },
+            token,
+        );
+        let found = self
+            .client
+            .clone()
+            .get_product(request)
+            .await
+            .map_err(|status| match status.code() {
+                Code::NotFound => CatalogError::NotFound,
+                // A refused connection is UNAVAILABLE; tonic reports its
+                // own timeouts as CANCELLED.
+                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                    CatalogError::Unavailable(status)
+                }
+                _ => CatalogError::Failed(status),
+            })?
+            .into_inner();
+        UnitPrice::new(found.price).ok_or(CatalogError::InvalidPrice(product, found.price))
+    }
+}

@@ -1,0 +1,157 @@
+//! The orders service's settings, read once from the environment and
+//! validated before anything starts. The JWT secret is wrapped so it never
+//! appears in `Debug` output, and the database URL shows only where it points.
+
+use std::time::Duration;
+
+use syncchain_events::EventsConfig;
+use syncchain_platform::{
+    auth::{JwtSecret, TokenKeys},
+    config::{ConfigError, Env},
+    database::DatabaseVars,
+};
+
+pub const DATABASE_URL_VAR: &str = "SYNCCHAIN_ORDERS_DATABASE_URL";
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncchain_orders";
+const MAX_CONNECTIONS_VAR: &str = "SYNCCHAIN_ORDERS_DB_MAX_CONNECTIONS";
+pub const DEFAULT_ADDR: &str = "127.0.0.1:50053";
+pub const PRODUCTS_URL_VAR: &str = "SYNCCHAIN_PRODUCTS_URL";
+pub const DEFAULT_PRODUCTS_URL: &str = "http://127.0.0.1:50052";
+pub const MAX_WAIT_VAR: &str = "SYNCCHAIN_ORDER_MAX_WAIT";
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
+/// No request should hold a connection open for longer than this.
+const LONGEST_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Everything the orders service needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SYNCCHAIN_ORDERS_ADDR`: where the binary binds the gRPC + health listener.
+    pub addr: String,
+    /// `SYNCCHAIN_PRODUCTS_URL`: the products service, asked for prices.
+    pub products_url: String,
+    /// `SYNCCHAIN_ORDER_MAX_WAIT` (10 s): the cap on `PlaceOrderRequest.wait_ms`.
+    pub max_wait: Duration,
+    pub database: DatabaseConfig,
+    pub events: EventsConfig,
+    /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
+    pub jwt_secret: JwtSecret,
+}
+
+/// The variables naming the orders database.
+#[derive(Debug, Clone, Copy)]
+pub struct OrdersDatabase;
+
+impl DatabaseVars for OrdersDatabase {
+    const URL_VAR: &'static str = DATABASE_URL_VAR;
+    const DEFAULT_URL: &'static str = DEFAULT_DATABASE_URL;
+    const MAX_CONNECTIONS_VAR: &'static str = MAX_CONNECTIONS_VAR;
+}
+
+/// The service's own database; all that a `migrate` command needs.
+pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<OrdersDatabase>;
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let jwt_secret = JwtSecret::require_from_env(env)?;
+        let products_url = env.string(PRODUCTS_URL_VAR, DEFAULT_PRODUCTS_URL);
+        let valid_url = (products_url.starts_with("http://")
+            || products_url.starts_with("https://"))
+            && tonic::transport::Endpoint::from_shared(products_url.clone()).is_ok();
+        if !valid_url {
+            return Err(ConfigError::new(
+                PRODUCTS_URL_VAR,
+                "must be an http:// or https:// URL",
+            ));
+        }
+        let max_wait = env.duration(MAX_WAIT_VAR, DEFAULT_MAX_WAIT)?;
+        if max_wait > LONGEST_MAX_WAIT {
+            return Err(ConfigError::new(MAX_WAIT_VAR, "must be at most 60 s"));
+        }
+        let database = DatabaseConfig::from_env(env)?;
+        // The outbox relay and the change listener each hold one connection.
+        if database.max_connections < 3 {
+            return Err(ConfigError::new(MAX_CONNECTIONS_VAR, "must be at least 3"));
+        }
+        Ok(Self {
+            addr: env.string("SYNCCHAIN_ORDERS_ADDR", DEFAULT_ADDR),
+            products_url,
+            max_wait,
+            database,
+            events: EventsConfig::from_env(env)?,
+            jwt_secret,
+        })
+    }
+
+    /// Verifies callers' tokens. The service never issues tokens, so the
+    /// lifetime given here is never used.
+    pub fn token_keys(&self) -> TokenKeys {
+        TokenKeys::new(&self.jwt_secret, Duration::from_secs(3600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let mut env = Env::from_pairs([("SYNCCHAIN_JWT_SECRET", SECRET)]);
+        for (name, value) in pairs {
+            env.set(*name, *value);
+        }
+        env
+    }
+
+    #[test]
+    fn defaults_need_only_a_jwt_secret() {
+        let config = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(config.addr, DEFAULT_ADDR);
+        assert_eq!(config.products_url, DEFAULT_PRODUCTS_URL);
+        assert_eq!(config.max_wait, Duration::from_secs(10));
+        assert_eq!(config.database.max_connections, 10);
+        assert_eq!(
+            config.database.options.get_database(),
+            Some("syncchain_orders")
+        );
+    }
+
+    #[test]
+    fn a_missing_jwt_secret_is_named() {
+        let err = Config::from_env(&Env::default()).unwrap_err();
+        assert_eq!(err.var, "SYNCCHAIN_JWT_SECRET");
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (var, value) in [
+            (DATABASE_URL_VAR, "mysql://nope"),
+            (MAX_CONNECTIONS_VAR, "2"),
+            (PRODUCTS_URL_VAR, "products:50052"),
+            (MAX_WAIT_VAR, "soon"),
+            (MAX_WAIT_VAR, "61"),
+        ] {
+            let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+        }
+    }
+
+    #[test]
+    fn the_wait_cap_reads_milliseconds() {
+        let config = Config::from_env(&env(&[(MAX_WAIT_VAR, "250ms")])).unwrap();
+        assert_eq!(config.max_wait, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let config = Config::from_env(&env(&[(
+            DATABASE_URL_VAR,
+            "postgres://u:dbsecret@db:5432/orders",
+        )]))
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(SECRET));
+        assert!(!shown.contains("dbsecret"));
+        assert!(shown.contains("db:5432/orders"));
+    }
+}

@@ -1,0 +1,40 @@
+//! The failures of the orders service that callers branch on, plus
+//! catch-alls that keep their cause. The gRPC layer maps each to a status
+//! exactly once; nothing below it knows about statuses.
+
+use crate::{
+    catalog::CatalogError,
+    domain::{OrderStatus, ValidationError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("no such order")]
+    NotFound,
+    #[error("no such product")]
+    ProductNotFound,
+    #[error("you may not do this")]
+    Forbidden,
+    #[error("the order is {0} and cannot be cancelled; only a CONFIRMED order can")]
+    NotCancellable(OrderStatus),
+    #[error("the products service is unavailable; try again shortly")]
+    ProductsUnavailable(#[source] CatalogError),
+    #[error("cannot look the product up")]
+    Products(#[source] CatalogError),
+    #[error("database failure")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot encode an event")]
+    Event(#[from] serde_json::Error),
+}
+
+impl From<CatalogError> for OrdersError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound => Self::ProductNotFound,
+            CatalogError::Unavailable(_) => Self::ProductsUnavailable(e),
+            CatalogError::Failed(_) | CatalogError::InvalidPrice(..) => Self::Products(e),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The gRPC edge. Wire messages become domain types here, the caller's
+//! token is verified here (and passed on to products), and each
+//! [`OrdersError`] becomes a [`Status`] here, exactly once: bad input names
+//! its field (as clients know it: `productId`, `quantity`), another
+//! user's order is PERMISSION_DENIED, an order that cannot be cancelled is
+//! FAILED_PRECONDITION, a dependency that is away is UNAVAILABLE, and
+//! unexpected failures are logged with their cause chain and cross the wire
+//! as a bare "internal error".
+
+use std::time::Duration;
+
+use futures::{StreamExt, stream::BoxStream};
+use syncchain_platform::{
+    auth::TokenKeys,
+    grpc::{chain, internal, invalid_argument, require_caller, timestamp, token},
+};
+use syncchain_proto::orders::v1 as proto;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{Cursor, NewOrder, Order, OrderId, OrderStatus, PageSize, ValidationError},
+    error::OrdersError,
+    ordering::Orders,
+};
+
+pub use proto::orders_server::OrdersServer;
+
+/// Implements `syncchain.orders.v1.Orders`.
+#[derive(Clone)]
+pub struct OrdersApi {
+    orders: Orders,
+    keys: TokenKeys,
+}
+
+impl OrdersApi {
+    pub fn new(orders: Orders, keys: TokenKeys) -> Self {
+        Self { orders, keys }
+    }
+}
+
+#[tonic::async_trait]
+impl proto::orders_server::Orders for OrdersApi {
+    async fn place_order(
+        &self,
+        request: Request<proto::PlaceOrderRequest>,
+    ) -> Result<Response<proto::Order>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let token = token(request.metadata())?;
+        let r = request.get_ref();
+        let result = async {
+            let new = NewOrder::parse(&r.product_id, r.quantity)?;
+            let wait = Duration::from_millis(u64::from(r.wait_ms));
+            self.orders.place(&caller, token, new, wait).await
+        }
+        .await;
+        respond("place order", result.map(to_proto))
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<proto::GetOrderRequest>,
+    ) -> Result<Response<proto::Order>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let result = async {
+            let id = OrderId::parse("id", &request.get_ref().id)?;
+            self.orders.get(&caller, id).await
+        }
+        .await;
+        respond("get order", result.map(to_proto))
+    }
+
+    async fn get_orders(
+        &self,
+        request: Request<proto::GetOrdersRequest>,
+    ) -> Result<Response<proto::GetOrdersResponse>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let result = async {
+            let ids = request
+                .get_ref()
+                .ids
+                .iter()
+                .map(|raw| OrderId::parse("ids", raw))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.orders.get_many(&caller, &ids).await
+        }
+        .await;
+        respond(
+            "get orders",
+            result.map(|orders| proto::GetOrdersResponse {
+                orders: orders.into_iter().map(to_proto).collect(),
+            }),
+        )
+    }
+
+    async fn list_orders(
+        &self,
+        request: Request<proto::ListOrdersRequest>,
+    ) -> Result<Response<proto::ListOrdersResponse>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let result = async {
+            let r = request.get_ref();
+            let after = Cursor::decode(&r.after).map_err(ValidationError::from)?;
+            self.orders
+                .list(&caller, after, PageSize::new(r.first))
+                .await
+        }
+        .await;
+        respond(
+            "list orders",
+            result.map(|page| proto::ListOrdersResponse {
+                orders: page.items.into_iter().map(to_proto).collect(),
+                end_cursor: page.end_cursor.map(|c| c.encode()).unwrap_or_default(),
+                has_next_page: page.has_next_page,
+            }),
+        )
+    }
+
+    async fn cancel_order(
+        &self,
+        request: Request<proto::CancelOrderRequest>,
+    ) -> Result<Response<proto::Order>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let result = async {
+            let id = OrderId::parse("id", &request.get_ref().id)?;
+            self.orders.cancel(&caller, id).await
+        }
+        .await;
+        respond("cancel order", result.map(to_proto))
+    }
+
+    type WatchOrderStream = BoxStream<'static, Result<proto::Order, Status>>;
+
+    async fn watch_order(
+        &self,
+        request: Request<proto::WatchOrderRequest>,
+    ) -> Result<Response<Self::WatchOrderStream>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let result = async {
+            let id = OrderId::parse("id", &request.get_ref().id)?;
+            self.orders.watch(&caller, id).await
+        }
+        .await;
+        respond(
+            "watch order",
+            result.map(|changes| {
+                changes
+                    .map(|item| item.map(to_proto).map_err(|e| status("watch order", e)))
+                    .boxed()
+            }),
+        )
+    }
+}
+
+/// The one place a result becomes a response.
+fn respond<T>(
+    context: &'static str,
+    result: Result<T, OrdersError>,
+) -> Result<Response<T>, Status> {
+    result
+        .map(Response::new)
+        .map_err(|error| status(context, error))
+}
+
+/// The one place an [`OrdersError`] becomes a [`Status`].
+fn status(context: &'static str, error: OrdersError) -> Status {
+    match error {
+        OrdersError::Invalid(e) => invalid_argument(e.field, e.to_string()),
+        OrdersError::NotFound | OrdersError::ProductNotFound => {
+            Status::not_found(error.to_string())
+        }
+        OrdersError::Forbidden => Status::permission_denied(error.to_string()),
+        OrdersError::NotCancellable(_) => Status::failed_precondition(error.to_string()),
+        OrdersError::ProductsUnavailable(_) => {
+            tracing::warn!(error = %chain(&error), context, "products service unavailable");
+            Status::unavailable(error.to_string())
+        }
+        OrdersError::Database(ref e) if database_unreachable(e) => {
+            tracing::warn!(error = %chain(&error), context, "orders database unavailable");
+            Status::unavailable("the orders database is unavailable; try again shortly")
+        }
+        OrdersError::Products(_) | OrdersError::Database(_) | OrdersError::Event(_) => {
+            internal(context, &error)
+        }
+    }
+}
+
+/// Failures that mean the database is away rather than a query is wrong.
+fn database_unreachable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    )
+}
+
+fn to_proto(order: Order) -> proto::Order {
+    proto::Order {
+        id: order.id.to_string(),
+        user_id: order.user_id.to_string(),
+        product_id: order.product_id.to_string(),
+        quantity: order.quantity,
+        unit_price: order.unit_price,
+        total_amount: order.total_amount,
+        status: status_to_proto(order.status) as i32,
+        rejection_reason: order.rejection_reason.unwrap_or_default(),
+        created_at: Some(timestamp(order.created_at)),
+        updated_at: Some(timestamp(order.updated_at)),
+    }
+}
+
+pub fn status_to_proto(status: OrderStatus) -> proto::OrderStatus {
+    match status {
+        OrderStatus::Pending => proto::OrderStatus::Pending,
+        OrderStatus::Confirmed => proto::OrderStatus::Confirmed,
+        OrderStatus::Rejected => proto::OrderStatus::Rejected,
+        OrderStatus::Cancelled => proto::OrderStatus::Cancelled,
+    }
+}

@@ -1,0 +1,30 @@
+//! The orders service: placing, reading, listing, cancelling and watching
+//! orders over gRPC, and the order side of the saga, with its own Postgres
+//! database and its events published through the transactional outbox.
+//!
+//! Layers, outside in: [`grpc`] turns wire messages into [`domain`] types
+//! and errors into statuses; [`ordering`] holds the rules (who may do what,
+//! which event a change emits) and asks products for prices through
+//! [`catalog`]; [`saga`] applies products' answers; `storage` holds every
+//! SQL statement; [`watch`] tells waiting requests when an order changed.
+//! The [`Application`] wires them to Postgres, NATS and a listener.
+
+// Tests may unwrap: a panic there is the failure report.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod app;
+pub mod catalog;
+pub mod config;
+mod db;
+pub mod domain;
+pub mod error;
+mod events;
+pub mod grpc;
+pub mod ordering;
+pub mod saga;
+mod storage;
+pub mod watch;
+
+pub use app::Application;
+pub use config::{Config, DatabaseConfig};
+pub use db::{connect, migrate};

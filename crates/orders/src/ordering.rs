@@ -1,0 +1,255 @@
+//! What the orders service does, independent of how it is called: place,
+//! read, list, cancel and watch orders.
+//!
+//! Authorization is by the caller's verified token: an order is its owner's
+//! and every admin's to see and cancel. (Unlike users, this service has no
+//! account table to re-read roles from; tokens are short-lived and revoked
+//! at the gateway.)
+//!
+//! Every change others care about enqueues its event in the same
+//! transaction (the outbox), so an event is published if and only if the
+//! change committed. Placing an order writes it PENDING; the saga
+//! ([`crate::saga`]) settles it, and `place` waits a bounded time for that.
+
+use std::{collections::HashSet, time::Duration};
+
+use futures::{Stream, stream};
+use sqlx::PgPool;
+use syncchain_events::outbox;
+use syncchain_platform::{auth::Caller, grpc::chain};
+use tokio::time::Instant;
+
+use crate::{
+    catalog::Catalog,
+    domain::{
+        Cursor, Money, NewOrder, Order, OrderId, OrderStatus, Page, PageSize, Transition, Trigger,
+        ValidationError,
+    },
+    error::OrdersError,
+    events,
+    storage::{self, NewRow},
+    watch::{Changes, Subscription, Wake},
+};
+
+/// The most ids one batch read may ask for.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Clone)]
+pub struct Orders {
+    pool: PgPool,
+    catalog: Catalog,
+    changes: Changes,
+    max_wait: Duration,
+}
+
+impl Orders {
+    /// `max_wait` caps how long `place` waits for the saga's outcome.
+    pub fn new(pool: PgPool, catalog: Catalog, changes: Changes, max_wait: Duration) -> Self {
+        Self {
+            pool,
+            catalog,
+            changes,
+            max_wait,
+        }
+    }
+
+    /// Places an order at the product's current price, then waits up to
+    /// `wait` (capped) for it to leave PENDING. Nothing is written when the
+    /// product is unknown, products is unreachable or the total is too large.
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, product.id = %new.product_id))]
+    pub async fn place(
+        &self,
+        caller: &Caller,
+        token: Option<&str>,
+        new: NewOrder,
+        wait: Duration,
+    ) -> Result<Order, OrdersError> {
+        let unit_price = self.catalog.unit_price(new.product_id, token).await?;
+        let total = Money::total(unit_price, new.quantity)?;
+        let mut tx = self.pool.begin().await?;
+        let order = storage::insert(
+            &mut tx,
+            NewRow {
+                id: OrderId::generate(),
+                user_id: caller.user_id,
+                product_id: new.product_id,
+                quantity: new.quantity.get(),
+                unit_price: unit_price.minor(),
+                total_amount: total.minor(),
+            },
+        )
+        .await?;
+        outbox::enqueue(&mut tx, &events::placed(&order)?).await?;
+        tx.commit().await?;
+        tracing::info!(order.id = %order.id, quantity = order.quantity, "order placed");
+
+        let wait = wait.min(self.max_wait);
+        if wait.is_zero() {
+            return Ok(order);
+        }
+        Ok(self.settled_within(order, wait).await)
+    }
+
+    /// The order once it left PENDING, or as it stands when `wait` is over.
+    /// The order is committed by now, so a failing re-read is logged and
+    /// the order returned as last seen rather than failing the placement.
+    async fn settled_within(&self, placed: Order, wait: Duration) -> Order {
+        let deadline = Instant::now() + wait;
+        let mut subscription = self.changes.subscribe(placed.id);
+        let mut current = placed;
+        loop {
+            match storage::find(&self.pool, current.id).await {
+                Ok(Some(order)) => current = order,
+                Ok(None) => return current,
+                Err(error) => {
+                    tracing::warn!(order.id = %current.id, error = %chain(&error), "cannot read a placed order while waiting for its outcome");
+                    return current;
+                }
+            }
+            if current.status != OrderStatus::Pending {
+                return current;
+            }
+            if subscription.changed(Some(deadline)).await != Wake::Changed {
+                return current;
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, order.id = %id))]
+    pub async fn get(&self, caller: &Caller, id: OrderId) -> Result<Order, OrdersError> {
+        let order = storage::find(&self.pool, id)
+            .await?
+            .ok_or(OrdersError::NotFound)?;
+        visible_to(caller, order)
+    }
+
+    /// The orders among `ids` the caller may see, in the order asked, each once.
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, count = ids.len()))]
+    pub async fn get_many(
+        &self,
+        caller: &Caller,
+        ids: &[OrderId],
+    ) -> Result<Vec<Order>, OrdersError> {
+        if ids.len() > MAX_BATCH {
+            return Err(ValidationError::new("ids", "at most 1000 ids at once").into());
+        }
+        let mut seen = HashSet::new();
+        let wanted: Vec<OrderId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = storage::find_many(&self.pool, &wanted, owner_filter(caller)).await?;
+        found.sort_by_key(|order| wanted.iter().position(|id| *id == order.id));
+        Ok(found)
+    }
+
+    /// The caller's orders, newest first; every order for an admin.
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id))]
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        after: Option<Cursor>,
+        size: PageSize,
+    ) -> Result<Page<Order>, OrdersError> {
+        let rows = storage::list(&self.pool, owner_filter(caller), after, size.fetch()).await?;
+        Ok(Page::from_rows(rows, size, |order| Cursor {
+            created_at: order.created_at,
+            id: order.id.as_uuid(),
+        }))
+    }
+
+    /// Cancels a CONFIRMED order and asks products (through the event) to
+    /// put its stock back.
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, order.id = %id))]
+    pub async fn cancel(&self, caller: &Caller, id: OrderId) -> Result<Order, OrdersError> {
+        let mut tx = self.pool.begin().await?;
+        let order = storage::lock(&mut tx, id)
+            .await?
+            .ok_or(OrdersError::NotFound)
+            .and_then(|order| visible_to(caller, order))?;
+        let transition = Transition::new(order.status, Trigger::Cancel)
+            .ok_or(OrdersError::NotCancellable(order.status))?;
+        let cancelled = storage::apply(&mut tx, id, transition, None)
+            .await?
+            .ok_or(OrdersError::NotCancellable(order.status))?;
+        outbox::enqueue(&mut tx, &events::cancelled(&cancelled)?).await?;
+        tx.commit().await?;
+        tracing::info!(order.id = %cancelled.id, "order cancelled");
+        Ok(cancelled)
+    }
+
+    /// The order now, then each change, ending after a final status or when
+    /// the service stops.
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, order.id = %id))]
+    pub async fn watch(
+        &self,
+        caller: &Caller,
+        id: OrderId,
+    ) -> Result<impl Stream<Item = Result<Order, OrdersError>> + Send + 'static, OrdersError> {
+        // Subscribed before the first read, so no change can fall between.
+        let subscription = self.changes.subscribe(id);
+        let first = self.get(caller, id).await?;
+        let watch = Watch {
+            pool: self.pool.clone(),
+            subscription,
+            next: Some(first),
+            last: None,
+        };
+        Ok(stream::unfold(watch, |mut watch| async move {
+            let item = watch.step().await?;
+            Some((item, watch))
+        }))
+    }
+}
+
+/// The state of one `watch` stream.
+struct Watch {
+    pool: PgPool,
+    subscription: Subscription,
+    /// What to send next without waiting.
+    next: Option<Order>,
+    /// What was sent last; `None` after an error, which ends the stream.
+    last: Option<Order>,
+}
+
+impl Watch {
+    /// The next item, or `None` when the stream is over.
+    async fn step(&mut self) -> Option<Result<Order, OrdersError>> {
+        if let Some(order) = self.next.take() {
+            self.last = Some(order.clone());
+            return Some(Ok(order));
+        }
+        let last = self.last.take()?;
+        if last.status.is_final() {
+            return None;
+        }
+        loop {
+            if self.subscription.changed(None).await != Wake::Changed {
+                return None;
+            }
+            let order = match storage::find(&self.pool, last.id).await {
+                Ok(Some(order)) => order,
+                Ok(None) => return Some(Err(OrdersError::NotFound)),
+                Err(error) => return Some(Err(error.into())),
+            };
+            if order.status != last.status || order.updated_at != last.updated_at {
+                self.last = Some(order.clone());
+                return Some(Ok(order));
+            }
+        }
+    }
+}
+
+/// The order, if the caller may see it.
+fn visible_to(caller: &Caller, order: Order) -> Result<Order, OrdersError> {
+    if caller.may_access(order.user_id) {
+        Ok(order)
+    } else {
+        Err(OrdersError::Forbidden)
+    }
+}
+
+/// Whose orders a caller's lists hold: their own, or everyone's for an admin.
+fn owner_filter(caller: &Caller) -> Option<uuid::Uuid> {
+    (!caller.is_admin()).then_some(caller.user_id)
+}

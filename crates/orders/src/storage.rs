@@ -1,0 +1,174 @@
+//! All SQL of the orders service, and nothing else. Queries are checked at
+//! run time (no build-time database); each function takes the executor it
+//! should run on, so callers decide what shares a transaction.
+//!
+//! A status changes only through [`apply`], which takes a [`Transition`]
+//! (so only a legal one) and updates `WHERE status = <from>`: a change that
+//! raced with another finds no row and is not applied. It also notifies
+//! [`CHANGED_CHANNEL`] in the same transaction, so waiters hear of the
+//! change exactly when it commits.
+
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
+use uuid::Uuid;
+
+use crate::domain::{Cursor, Order, OrderId, OrderStatus, ProductId, Transition};
+
+/// The `LISTEN`/`NOTIFY` channel of status changes; the payload is the
+/// order id.
+pub const CHANGED_CHANNEL: &str = "orders_changed";
+
+const COLUMNS: &str = "id, user_id, product_id, quantity, unit_price, total_amount, status, \
+                       rejection_reason, created_at, updated_at";
+
+/// The columns of a new, PENDING order.
+pub struct NewRow {
+    pub id: OrderId,
+    pub user_id: Uuid,
+    pub product_id: ProductId,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub total_amount: i64,
+}
+
+pub async fn insert(conn: &mut PgConnection, row: NewRow) -> Result<Order, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO orders (id, user_id, product_id, quantity, unit_price, total_amount, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(row.id.as_uuid())
+        .bind(row.user_id)
+        .bind(row.product_id.as_uuid())
+        .bind(row.quantity)
+        .bind(row.unit_price)
+        .bind(row.total_amount)
+        .bind(OrderStatus::Pending.as_str())
+        .fetch_one(conn)
+        .await?;
+    order_from(&row)
+}
+
+pub async fn find(
+    executor: impl PgExecutor<'_>,
+    id: OrderId,
+) -> Result<Option<Order>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.as_uuid())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(order_from).transpose()
+}
+
+/// The order with this id, locked until the transaction ends.
+pub async fn lock(conn: &mut PgConnection, id: OrderId) -> Result<Option<Order>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE");
+    let row = sqlx::query(&sql)
+        .bind(id.as_uuid())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(order_from).transpose()
+}
+
+/// The orders among `ids` that exist (and belong to `owner`, when given),
+/// in no particular order.
+pub async fn find_many(
+    executor: impl PgExecutor<'_>,
+    ids: &[OrderId],
+    owner: Option<Uuid>,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    let mut query =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM orders WHERE id = ANY("));
+    query.push_bind(ids).push(")");
+    if let Some(owner) = owner {
+        query.push(" AND user_id = ").push_bind(owner);
+    }
+    let rows = query.build().fetch_all(executor).await?;
+    rows.iter().map(order_from).collect()
+}
+
+/// Up to `limit` orders after `after`, newest first (`created_at`, then
+/// `id`, descending), only `owner`'s when given. The two indexes on
+/// `(user_id, created_at DESC, id DESC)` and `(created_at DESC, id DESC)`
+/// serve both forms directly.
+pub async fn list(
+    executor: impl PgExecutor<'_>,
+    owner: Option<Uuid>,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let mut query =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM orders WHERE TRUE"));
+    if let Some(owner) = owner {
+        query.push(" AND user_id = ").push_bind(owner);
+    }
+    if let Some(cursor) = after {
+        query
+            .push(" AND (created_at, id) < (")
+            .push_bind(cursor.created_at)
+            .push(", ")
+            .push_bind(cursor.id)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    let rows = query.build().fetch_all(executor).await?;
+    rows.iter().map(order_from).collect()
+}
+
+/// Moves order `id` along `transition` if it is still in the status the
+/// transition starts from, and notifies waiters at commit. `reason` is kept
+/// for a rejection only. `None` when the order was not in that status.
+pub async fn apply(
+    conn: &mut PgConnection,
+    id: OrderId,
+    transition: Transition,
+    reason: Option<&str>,
+) -> Result<Option<Order>, sqlx::Error> {
+    let reason = reason.filter(|_| transition.to() == OrderStatus::Rejected);
+    let sql = format!(
+        "UPDATE orders SET status = $3, rejection_reason = $4, updated_at = now()
+         WHERE id = $1 AND status = $2
+         RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id.as_uuid())
+        .bind(transition.from().as_str())
+        .bind(transition.to().as_str())
+        .bind(reason)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANGED_CHANNEL)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    order_from(&row).map(Some)
+}
+
+fn order_from(row: &PgRow) -> Result<Order, sqlx::Error> {
+    let status: &str = row.try_get("status")?;
+    Ok(Order {
+        id: OrderId::from(row.try_get::<Uuid, _>("id")?),
+        user_id: row.try_get("user_id")?,
+        product_id: ProductId::from(row.try_get::<Uuid, _>("product_id")?),
+        quantity: row.try_get("quantity")?,
+        unit_price: row.try_get("unit_price")?,
+        total_amount: row.try_get("total_amount")?,
+        status: status
+            .parse()
+            .map_err(|message: String| sqlx::Error::ColumnDecode {
+                index: "status".into(),
+                source: message.into(),
+            })?,
+        rejection_reason: row.try_get("rejection_reason")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}

@@ -1,0 +1,311 @@
+//! `spawn_app` and friends: a running orders service per test, callers
+//! with tokens, products' answers published to the real broker, and reads
+//! of what orders published.
+
+use std::{net::SocketAddr, time::Duration};
+
+use async_nats::jetstream;
+use syncchain_events::{
+    Envelope, Event, Namespace,
+    payloads::products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
+    streams,
+};
+use syncchain_orders::{Application, Config, config::DATABASE_URL_VAR};
+use syncchain_platform::{
+    auth::{JwtSecret, Role, TokenKeys},
+    config::Env,
+    grpc,
+    shutdown::Shutdown,
+};
+use syncchain_proto::orders::v1::{
+    self as proto, GetOrderRequest, OrderStatus, PlaceOrderRequest, orders_client::OrdersClient,
+};
+use syncchain_testkit::eventually;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use crate::products_double::FixedPrices;
+
+/// How long anything asynchronous may take before a test fails.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: OrdersClient<Channel>,
+    pub keys: TokenKeys,
+    pub pool: sqlx::PgPool,
+    pub namespace: Namespace,
+    pub jetstream: jetstream::Context,
+    pub prices: FixedPrices,
+    shutdown: Shutdown,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A service with extra configuration variables on top of the test
+/// defaults. `SYNCCHAIN_EVENTS_NAMESPACE` and `SYNCCHAIN_JWT_SECRET` may be
+/// given to share them with another service; `SYNCCHAIN_PRODUCTS_URL` to
+/// ask another products service than the test double.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let given = |name: &str| extra.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let (pool, database_url) = syncchain_testkit::db::fresh_database().await;
+    let namespace = given("SYNCCHAIN_EVENTS_NAMESPACE")
+        .map_or_else(syncchain_testkit::namespace, str::to_owned);
+    let prices = FixedPrices::default();
+    let products_url = format!("http://{}", prices.clone().serve().await);
+    let secret = given("SYNCCHAIN_JWT_SECRET").map_or_else(new_secret, str::to_owned);
+    let nats_url = syncchain_testkit::nats_url();
+    let mut env = Env::from_pairs([
+        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
+        (DATABASE_URL_VAR, database_url.as_str()),
+        ("SYNCCHAIN_ORDERS_DB_MAX_CONNECTIONS", "5"),
+        ("SYNCCHAIN_NATS_URL", nats_url.as_str()),
+        ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
+        ("SYNCCHAIN_PRODUCTS_URL", products_url.as_str()),
+    ]);
+    for (name, value) in extra {
+        env.set(*name, *value);
+    }
+    let config = Config::from_env(&env).expect("test configuration is valid");
+    let keys = TokenKeys::new(
+        &JwtSecret::new(secret.into_bytes()).expect("secret is long enough"),
+        Duration::from_secs(300),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
+    let shutdown = Shutdown::new();
+    let app = Application::build(config, listener, shutdown.clone())
+        .await
+        .expect("the application starts");
+    let addr = app.local_addr();
+    let task = tokio::spawn(app.run_until_stopped());
+    let client = OrdersClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect to the service");
+    let jetstream = jetstream::new(
+        async_nats::connect(nats_url)
+            .await
+            .expect("connect to NATS"),
+    );
+    TestApp {
+        addr,
+        client,
+        keys,
+        pool,
+        namespace: Namespace::new(namespace).expect("a valid namespace"),
+        jetstream,
+        prices,
+        shutdown,
+        task,
+    }
+}
+
+impl TestApp {
+    /// Asks the service to stop and waits until it has.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await?
+    }
+
+    pub fn client(&self) -> OrdersClient<Channel> {
+        self.client.clone()
+    }
+
+    /// Someone new with `role`, and a token for them as the gateway forwards it.
+    pub fn caller(&self, role: Role) -> (Uuid, String) {
+        let id = Uuid::new_v4();
+        (id, self.keys.issue(id, role).expect("issue a token").token)
+    }
+
+    pub fn customer(&self) -> (Uuid, String) {
+        self.caller(Role::Customer)
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.caller(Role::Admin).1
+    }
+
+    /// A product priced `price` that products knows.
+    pub fn product(&self, price: i64) -> String {
+        self.prices.add(price)
+    }
+
+    pub async fn place(
+        &self,
+        token: &str,
+        product_id: &str,
+        quantity: i64,
+        wait_ms: u32,
+    ) -> Result<proto::Order, tonic::Status> {
+        let request = PlaceOrderRequest {
+            product_id: product_id.to_owned(),
+            quantity,
+            wait_ms,
+        };
+        self.client()
+            .place_order(as_caller(request, token))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// A PENDING order of `quantity` items at 250 a piece, placed without waiting.
+    pub async fn pending_order(&self, token: &str, quantity: i64) -> proto::Order {
+        let product = self.product(250);
+        self.place(token, &product, quantity, 0)
+            .await
+            .expect("the order is placed")
+    }
+
+    pub async fn get(&self, token: &str, id: &str) -> Result<proto::Order, tonic::Status> {
+        let request = GetOrderRequest { id: id.to_owned() };
+        self.client()
+            .get_order(as_caller(request, token))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// The order once it is in `status`; fails the test past the deadline.
+    pub async fn wait_for_status(&self, id: &str, status: OrderStatus) -> proto::Order {
+        let admin = self.admin_token();
+        let reached = eventually(DEADLINE, || async {
+            self.get(&admin, id)
+                .await
+                .is_ok_and(|order| order.status() == status)
+        })
+        .await;
+        assert!(reached, "order {id} did not become {status:?} in time");
+        self.get(&admin, id).await.unwrap()
+    }
+
+    /// Products' answer that stock was reserved for `order`.
+    pub fn reserved(&self, order: &proto::Order) -> Envelope {
+        envelope(&StockReservedV1 {
+            order_id: order.id.parse().unwrap(),
+            product_id: order.product_id.parse().unwrap(),
+            quantity: order.quantity,
+            remaining: 10,
+        })
+    }
+
+    /// Products' answer that there was not enough stock for `order`.
+    pub fn rejected(&self, order: &proto::Order) -> Envelope {
+        envelope(&StockRejectedV1 {
+            order_id: order.id.parse().unwrap(),
+            product_id: order.product_id.parse().unwrap(),
+            quantity: order.quantity,
+            reason: StockRejection::InsufficientStock,
+            available: 1,
+        })
+    }
+
+    /// Publishes `envelope` on its subject of the PRODUCTS stream, without
+    /// a message id, so publishing it twice stores it twice (a redelivery).
+    pub async fn publish(&self, envelope: &Envelope) {
+        let subject = self.namespace.subject(&envelope.event_type);
+        self.jetstream
+            .publish(subject, envelope.to_json().unwrap().into())
+            .await
+            .expect("publish")
+            .await
+            .expect("JetStream stores the event");
+    }
+
+    /// Returns once the saga consumer has handled everything published to
+    /// PRODUCTS before this call: it handles messages in order, so it is
+    /// enough to see a marker published now recorded as processed.
+    pub async fn saga_caught_up(&self) {
+        let marker = envelope(&StockReleasedV1 {
+            order_id: Uuid::new_v4(),
+            product_id: Uuid::new_v4(),
+            quantity: 1,
+            remaining: 1,
+        });
+        self.publish(&marker).await;
+        let handled = eventually(DEADLINE, || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM processed_events WHERE event_id = $1",
+            )
+            .bind(marker.id)
+            .fetch_one(&self.pool)
+            .await
+            .is_ok_and(|n| n == 1)
+        })
+        .await;
+        assert!(handled, "the saga consumer did not catch up in time");
+    }
+
+    /// Every event of `event_type` orders published about `order_id`, in order.
+    pub async fn published(&self, event_type: &str, order_id: &str) -> Vec<Envelope> {
+        let subject = self.namespace.subject(event_type);
+        let Ok(mut stream) = self
+            .jetstream
+            .get_stream(self.namespace.stream(streams::ORDERS))
+            .await
+        else {
+            return Vec::new();
+        };
+        let Ok(info) = stream.info().await else {
+            return Vec::new();
+        };
+        let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+        let mut found = Vec::new();
+        for sequence in first..=last {
+            let Ok(message) = stream.get_raw_message(sequence).await else {
+                continue;
+            };
+            if message.subject.as_str() != subject {
+                continue;
+            }
+            let envelope = Envelope::from_json(&message.payload).unwrap();
+            if envelope.payload["order_id"] == order_id {
+                found.push(envelope);
+            }
+        }
+        found
+    }
+
+    /// The events of `event_type` about `order_id`, once there are `count`.
+    pub async fn wait_for_published(
+        &self,
+        event_type: &str,
+        order_id: &str,
+        count: usize,
+    ) -> Vec<Envelope> {
+        let appeared = eventually(DEADLINE, || async {
+            self.published(event_type, order_id).await.len() >= count
+        })
+        .await;
+        assert!(
+            appeared,
+            "{count} × {event_type} for {order_id} not published in time"
+        );
+        self.published(event_type, order_id).await
+    }
+
+    /// Rows in the orders table.
+    pub async fn stored_orders(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM orders")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// A fresh JWT secret of 64 characters.
+pub fn new_secret() -> String {
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}
+
+pub fn envelope<E: Event>(event: &E) -> Envelope {
+    Envelope::new(event).unwrap()
+}
+
+/// A request carrying `token` in its `authorization` metadata.
+pub fn as_caller<T>(message: T, token: &str) -> tonic::Request<T> {
+    grpc::request(message, Some(token))
+}

@@ -1,0 +1,152 @@
+//! Cancelling, and the service's own lifecycle: health, readiness, and a
+//! shutdown that releases whoever is waiting.
+
+use std::time::Duration;
+
+use syncchain_events::payloads::orders::OrderCancelledV1;
+use syncchain_proto::orders::v1::{CancelOrderRequest, OrderStatus, WatchOrderRequest};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tonic::Code;
+
+use crate::helpers::{TestApp, as_caller, spawn_app};
+
+async fn cancel(app: &TestApp, token: &str, id: &str) -> Result<OrderStatus, tonic::Status> {
+    app.client()
+        .cancel_order(as_caller(CancelOrderRequest { id: id.into() }, token))
+        .await
+        .map(|r| r.into_inner().status())
+}
+
+#[tokio::test]
+async fn cancelling_a_confirmed_order_cancels_it_and_publishes_orders_cancelled() {
+    let app = spawn_app().await;
+    let (user, token) = app.customer();
+    let order = app.pending_order(&token, 2).await;
+    app.publish(&app.reserved(&order)).await;
+    app.wait_for_status(&order.id, OrderStatus::Confirmed).await;
+
+    let status = cancel(&app, &token, &order.id).await.unwrap();
+
+    assert_eq!(status, OrderStatus::Cancelled);
+    let published = app
+        .wait_for_published("orders.cancelled", &order.id, 1)
+        .await;
+    let cancelled: OrderCancelledV1 = published[0].decode().unwrap();
+    assert_eq!((cancelled.user_id, cancelled.quantity), (user, 2));
+}
+
+#[tokio::test]
+async fn an_admin_may_cancel_anyones_confirmed_order() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer();
+    let order = app.pending_order(&token, 1).await;
+    app.publish(&app.reserved(&order)).await;
+    app.wait_for_status(&order.id, OrderStatus::Confirmed).await;
+
+    let status = cancel(&app, &app.admin_token(), &order.id).await.unwrap();
+
+    assert_eq!(status, OrderStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn only_a_confirmed_order_can_be_cancelled() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer();
+    let pending = app.pending_order(&token, 1).await;
+    let rejected = app.pending_order(&token, 1).await;
+    app.publish(&app.rejected(&rejected)).await;
+    app.wait_for_status(&rejected.id, OrderStatus::Rejected)
+        .await;
+    let cancelled = app.pending_order(&token, 1).await;
+    app.publish(&app.reserved(&cancelled)).await;
+    app.wait_for_status(&cancelled.id, OrderStatus::Confirmed)
+        .await;
+    cancel(&app, &token, &cancelled.id).await.unwrap();
+
+    for (order, status) in [
+        (&pending, "PENDING"),
+        (&rejected, "REJECTED"),
+        (&cancelled, "CANCELLED"),
+    ] {
+        let refused = cancel(&app, &token, &order.id).await.unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{status}");
+        assert!(refused.message().contains(status), "{}", refused.message());
+    }
+    assert_eq!(
+        app.published("orders.cancelled", &cancelled.id).await.len(),
+        1
+    );
+}
+
+/// The status line of a plain HTTP/1.1 GET.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_on_the_grpc_port() {
+    let app = spawn_app().await;
+
+    assert!(http_get(app.addr, "/healthz").await.contains("200"));
+    assert!(http_get(app.addr, "/readyz").await.contains("200"));
+}
+
+#[tokio::test]
+async fn stopping_releases_waiting_callers_and_watchers_then_closes_the_port() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer();
+    let order = app.pending_order(&token, 1).await;
+    let mut watch = app
+        .client()
+        .watch_order(as_caller(
+            WatchOrderRequest {
+                id: order.id.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status(),
+        OrderStatus::Pending
+    );
+    let product = app.product(100);
+    let waiting = {
+        let client = app.client();
+        let token = token.clone();
+        tokio::spawn(async move {
+            let request = syncchain_proto::orders::v1::PlaceOrderRequest {
+                product_id: product,
+                quantity: 1,
+                wait_ms: 10_000,
+            };
+            client.clone().place_order(as_caller(request, &token)).await
+        })
+    };
+    // Once its order is stored, the placing call is waiting for the outcome.
+    let stored = syncchain_testkit::eventually(crate::helpers::DEADLINE, || async {
+        app.stored_orders().await == 2
+    })
+    .await;
+    assert!(stored);
+
+    let addr = app.addr;
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("the service stops in time")
+        .unwrap();
+
+    let placed = waiting.await.unwrap().unwrap().into_inner();
+    assert_eq!(placed.status(), OrderStatus::Pending);
+    assert!(watch.message().await.unwrap_or(None).is_none());
+    assert!(TcpStream::connect(addr).await.is_err());
+}

@@ -1,0 +1,218 @@
+//! The saga across the real orders and products services, sharing one
+//! namespace on the real broker: stock is reserved, refused and released by
+//! products' own rules, and orders reports the outcome.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use syncchain_platform::{
+    auth::{JwtSecret, Role, TokenKeys},
+    config::Env,
+    grpc,
+    shutdown::Shutdown,
+};
+use syncchain_proto::{
+    orders::v1::{CancelOrderRequest, OrderStatus},
+    products::v1::{CreateProductRequest, GetProductRequest, products_client::ProductsClient},
+};
+use syncchain_testkit::eventually;
+use tonic::transport::Channel;
+
+use crate::helpers::{DEADLINE, TestApp, as_caller, new_secret, spawn_app_with};
+
+/// Orders asking a real products service, and a client of that service.
+struct System {
+    orders: TestApp,
+    products: ProductsClient<Channel>,
+    admin: String,
+    stop_products: Shutdown,
+}
+
+/// The products service stops with the test.
+impl Drop for System {
+    fn drop(&mut self) {
+        self.stop_products.cancel();
+    }
+}
+
+async fn system() -> System {
+    let namespace = syncchain_testkit::namespace();
+    let secret = new_secret();
+    let (_, database_url) = syncchain_testkit::db::fresh_database().await;
+    let products_env = Env::from_pairs([
+        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
+        ("SYNCCHAIN_PRODUCTS_DATABASE_URL", database_url.as_str()),
+        ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "5"),
+        ("SYNCCHAIN_NATS_URL", syncchain_testkit::nats_url().as_str()),
+        ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
+        (
+            "SYNCCHAIN_REDIS_URL",
+            syncchain_testkit::redis_url().as_str(),
+        ),
+        ("SYNCCHAIN_REDIS_PREFIX", namespace.as_str()),
+    ]);
+    let config = syncchain_products::Config::from_env(&products_env).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = Shutdown::new();
+    let products = syncchain_products::Application::build(config, listener, shutdown.clone())
+        .await
+        .expect("the products service starts");
+    let products_url = format!("http://{}", products.local_addr());
+    tokio::spawn(products.run_until_stopped());
+
+    let orders = spawn_app_with(&[
+        ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
+        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
+        ("SYNCCHAIN_PRODUCTS_URL", products_url.as_str()),
+    ])
+    .await;
+    let keys = TokenKeys::new(
+        &JwtSecret::new(secret.into_bytes()).unwrap(),
+        Duration::from_secs(300),
+    );
+    let admin = keys.issue(uuid::Uuid::new_v4(), Role::Admin).unwrap().token;
+    System {
+        orders,
+        products: ProductsClient::connect(products_url).await.unwrap(),
+        admin,
+        stop_products: shutdown,
+    }
+}
+
+impl System {
+    /// A product with `stock` items at 500 each; its id.
+    async fn product(&self, stock: i64) -> String {
+        let request = CreateProductRequest {
+            name: "Lamp".into(),
+            description: "A lamp".into(),
+            price: 500,
+            stock,
+        };
+        self.products
+            .clone()
+            .create_product(grpc::request(request, Some(&self.admin)))
+            .await
+            .unwrap()
+            .into_inner()
+            .id
+    }
+
+    async fn stock(&self, id: &str) -> i64 {
+        let request = GetProductRequest { id: id.into() };
+        self.products
+            .clone()
+            .get_product(grpc::request(request, Some(&self.admin)))
+            .await
+            .unwrap()
+            .into_inner()
+            .stock
+    }
+
+    async fn stock_becomes(&self, id: &str, expected: i64) -> bool {
+        eventually(DEADLINE, || async { self.stock(id).await == expected }).await
+    }
+}
+
+#[tokio::test]
+async fn an_order_within_the_stock_is_confirmed_and_takes_the_stock() {
+    let system = system().await;
+    let (_, token) = system.orders.customer();
+    let product = system.product(5).await;
+
+    let order = system
+        .orders
+        .place(&token, &product, 3, 10_000)
+        .await
+        .unwrap();
+
+    assert_eq!(order.status(), OrderStatus::Confirmed);
+    assert_eq!((order.unit_price, order.total_amount), (500, 1500));
+    assert_eq!(system.stock(&product).await, 2);
+}
+
+#[tokio::test]
+async fn an_order_beyond_the_stock_is_rejected_with_the_reason_and_takes_nothing() {
+    let system = system().await;
+    let (_, token) = system.orders.customer();
+    let product = system.product(2).await;
+
+    let order = system
+        .orders
+        .place(&token, &product, 3, 10_000)
+        .await
+        .unwrap();
+
+    assert_eq!(order.status(), OrderStatus::Rejected);
+    assert_eq!(
+        order.rejection_reason,
+        "insufficient stock: 3 requested, 2 available"
+    );
+    assert_eq!(system.stock(&product).await, 2);
+}
+
+#[tokio::test]
+async fn cancelling_a_confirmed_order_puts_its_stock_back() {
+    let system = system().await;
+    let (_, token) = system.orders.customer();
+    let product = system.product(4).await;
+    let order = system
+        .orders
+        .place(&token, &product, 4, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(order.status(), OrderStatus::Confirmed);
+
+    system
+        .orders
+        .client()
+        .cancel_order(as_caller(CancelOrderRequest { id: order.id }, &token))
+        .await
+        .unwrap();
+
+    assert!(
+        system.stock_becomes(&product, 4).await,
+        "the stock did not come back"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_orders_never_take_more_than_the_stock() {
+    let system = system().await;
+    let product = system.product(5).await;
+
+    let placed = join_all((0..20).map(|_| {
+        let (_, token) = system.orders.customer();
+        let (orders, product) = (&system.orders, product.clone());
+        async move { orders.place(&token, &product, 1, 10_000).await.unwrap() }
+    }))
+    .await;
+
+    let mut settled = Vec::new();
+    for order in placed {
+        let order = match order.status() {
+            OrderStatus::Pending => {
+                // Past the wait: it settles all the same.
+                let admin = system.orders.admin_token();
+                let settled = eventually(DEADLINE, || async {
+                    system.orders.get(&admin, &order.id).await.unwrap().status()
+                        != OrderStatus::Pending
+                })
+                .await;
+                assert!(settled, "order {} never settled", order.id);
+                system.orders.get(&admin, &order.id).await.unwrap()
+            }
+            _ => order,
+        };
+        settled.push(order.status());
+    }
+    let confirmed = settled
+        .iter()
+        .filter(|s| **s == OrderStatus::Confirmed)
+        .count();
+    let rejected = settled
+        .iter()
+        .filter(|s| **s == OrderStatus::Rejected)
+        .count();
+    assert_eq!((confirmed, rejected), (5, 15));
+    assert_eq!(system.stock(&product).await, 0);
+}

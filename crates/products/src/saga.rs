@@ -1,0 +1,146 @@
+//! The stock side of the order saga: the `products` consumer of `orders.>`.
+//!
+//! Everything happens inside the consumer's transaction, which also holds
+//! the processed-event record, so an event's effect, its record and the
+//! event it emits commit together or not at all:
+//!
+//! - `orders.placed` takes the stock with one conditional decrement (two
+//!   orders can never both take the last item), records the reservation
+//!   under the order's id, and emits `stock.reserved`; or, changing nothing,
+//!   `stock.rejected` with the reason.
+//! - `orders.cancelled` releases the order's reservation if it still holds
+//!   one, and emits `stock.released`; otherwise nothing happens.
+//!
+//! Redelivery of the same event is stopped by the consumer's record; the
+//! reservation row keyed by order also stops a second `orders.placed` for
+//! the same order (another event id), so an order reserves at most once and
+//! is released at most once.
+
+use sqlx::{PgConnection, Postgres, Transaction};
+use syncchain_events::{
+    Envelope, Event, async_trait,
+    consumer::{ConsumerConfig, Handler, HandlerError},
+    outbox,
+    payloads::{
+        orders::{OrderCancelledV1, OrderPlacedV1},
+        products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
+    },
+    streams,
+};
+
+use crate::{domain::ProductId, storage};
+
+/// The durable consumer's name, shared by every instance.
+pub const CONSUMER: &str = "products";
+
+/// Order events; the types this side does not handle are recorded and
+/// skipped.
+pub fn consumer_config() -> ConsumerConfig {
+    ConsumerConfig::new(CONSUMER, streams::ORDERS).subject("orders.>")
+}
+
+/// Applies order events to the stock.
+pub struct StockKeeper;
+
+#[async_trait]
+impl Handler for StockKeeper {
+    async fn handle(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        envelope: &Envelope,
+    ) -> Result<(), HandlerError> {
+        match envelope.event_type.as_str() {
+            OrderPlacedV1::TYPE => {
+                let event = reserve(tx, &envelope.decode()?).await?;
+                emit(tx, event, envelope).await
+            }
+            OrderCancelledV1::TYPE => {
+                let event = release(tx, &envelope.decode()?).await?;
+                emit(tx, event, envelope).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(order.id = %order.order_id, product.id = %order.product_id, quantity = order.quantity))]
+async fn reserve(
+    conn: &mut PgConnection,
+    order: &OrderPlacedV1,
+) -> Result<Option<Outgoing>, HandlerError> {
+    if order.quantity < 1 {
+        return Err(HandlerError::permanent(format!(
+            "orders.placed for order {} asks for {} items; at least 1 is required",
+            order.order_id, order.quantity
+        )));
+    }
+    if storage::reservation_exists(&mut *conn, order.order_id).await? {
+        tracing::info!("order already has a reservation, nothing to do");
+        return Ok(None);
+    }
+    let product = ProductId::from(order.product_id);
+    let event = match storage::take_stock(conn, product, order.quantity).await? {
+        Some(remaining) => {
+            storage::insert_reservation(conn, order.order_id, product, order.quantity).await?;
+            tracing::info!(remaining, "stock reserved");
+            Envelope::new(&StockReservedV1 {
+                order_id: order.order_id,
+                product_id: order.product_id,
+                quantity: order.quantity,
+                remaining,
+            })
+        }
+        None => {
+            let available = storage::stock_of(&mut *conn, product).await?;
+            let reason = match available {
+                Some(_) => StockRejection::InsufficientStock,
+                None => StockRejection::UnknownProduct,
+            };
+            tracing::info!(?reason, available, "stock refused");
+            Envelope::new(&StockRejectedV1 {
+                order_id: order.order_id,
+                product_id: order.product_id,
+                quantity: order.quantity,
+                reason,
+                available: available.unwrap_or(0),
+            })
+        }
+    };
+    Ok(Some(event))
+}
+
+#[tracing::instrument(skip_all, fields(order.id = %order.order_id))]
+async fn release(
+    conn: &mut PgConnection,
+    order: &OrderCancelledV1,
+) -> Result<Option<Outgoing>, HandlerError> {
+    let Some(released) = storage::release(conn, order.order_id).await? else {
+        tracing::info!("no reservation held for the order, nothing to release");
+        return Ok(None);
+    };
+    tracing::info!(product.id = %released.product_id, quantity = released.quantity, remaining = released.remaining, "stock released");
+    let event = Envelope::new(&StockReleasedV1 {
+        order_id: order.order_id,
+        product_id: released.product_id.as_uuid(),
+        quantity: released.quantity,
+        remaining: released.remaining,
+    });
+    Ok(Some(event))
+}
+
+/// An event to emit, still to be checked for encoding.
+type Outgoing = Result<Envelope, serde_json::Error>;
+
+/// Enqueues the outcome of `cause`, in the same trace.
+async fn emit(
+    conn: &mut PgConnection,
+    outcome: Option<Outgoing>,
+    cause: &Envelope,
+) -> Result<(), HandlerError> {
+    let Some(event) = outcome else { return Ok(()) };
+    let mut event =
+        event.map_err(|e| HandlerError::permanent(format!("cannot encode the outcome: {e}")))?;
+    event.traceparent.clone_from(&cause.traceparent);
+    outbox::enqueue(conn, &event).await?;
+    Ok(())
+}

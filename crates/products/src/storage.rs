@@ -1,0 +1,230 @@
+//! All SQL of the products service, and nothing else. Queries are checked
+//! at run time (no build-time database); each function takes the executor
+//! it should run on, so callers decide what shares a transaction: the
+//! catalogue's writes share theirs with the outbox, the saga's share the
+//! consumer's with the processed-event record.
+
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
+use uuid::Uuid;
+
+use crate::domain::{Cursor, NameSearch, Product, ProductId};
+
+const COLUMNS: &str = "id, name, description, price, stock, created_at, updated_at";
+
+/// The columns of a new product.
+pub struct NewRow<'a> {
+    pub id: ProductId,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub price: i64,
+    pub stock: i64,
+}
+
+pub async fn insert(conn: &mut PgConnection, row: NewRow<'_>) -> Result<Product, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO products (id, name, description, price, stock)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(row.id.as_uuid())
+        .bind(row.name)
+        .bind(row.description)
+        .bind(row.price)
+        .bind(row.stock)
+        .fetch_one(conn)
+        .await?;
+    product_from(&row)
+}
+
+pub async fn find(
+    executor: impl PgExecutor<'_>,
+    id: ProductId,
+) -> Result<Option<Product>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.as_uuid())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(product_from).transpose()
+}
+
+/// The products among `ids` that exist, in no particular order.
+pub async fn find_many(
+    executor: impl PgExecutor<'_>,
+    ids: &[ProductId],
+) -> Result<Vec<Product>, sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    let sql = format!("SELECT {COLUMNS} FROM products WHERE id = ANY($1)");
+    let rows = sqlx::query(&sql).bind(ids).fetch_all(executor).await?;
+    rows.iter().map(product_from).collect()
+}
+
+/// Up to `limit` products after `after`, newest first by `(created_at, id)`
+/// (the `products_created_at_id_idx` index read backwards), whose name
+/// contains `search` in any case.
+pub async fn list(
+    executor: impl PgExecutor<'_>,
+    after: Option<Cursor>,
+    search: Option<&NameSearch>,
+    limit: i64,
+) -> Result<Vec<Product>, sqlx::Error> {
+    let mut query: QueryBuilder<'_, Postgres> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM products WHERE true"));
+    if let Some(cursor) = after {
+        query
+            .push(" AND (created_at, id) < (")
+            .push_bind(cursor.created_at)
+            .push(", ")
+            .push_bind(cursor.id)
+            .push(")");
+    }
+    if let Some(search) = search {
+        query
+            .push(" AND name ILIKE ")
+            .push_bind(search.like_pattern())
+            .push(" ESCAPE '\\'");
+    }
+    query
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    let rows = query.build().fetch_all(executor).await?;
+    rows.iter().map(product_from).collect()
+}
+
+/// The product with this id, locked until the transaction ends.
+pub async fn lock(conn: &mut PgConnection, id: ProductId) -> Result<Option<Product>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1 FOR UPDATE");
+    let row = sqlx::query(&sql)
+        .bind(id.as_uuid())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(product_from).transpose()
+}
+
+/// Writes a (locked) product's name, description, price and stock.
+pub async fn update(conn: &mut PgConnection, product: &Product) -> Result<Product, sqlx::Error> {
+    let sql = format!(
+        "UPDATE products
+         SET name = $2, description = $3, price = $4, stock = $5, updated_at = now()
+         WHERE id = $1
+         RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(product.id.as_uuid())
+        .bind(&product.name)
+        .bind(&product.description)
+        .bind(product.price)
+        .bind(product.stock)
+        .fetch_one(conn)
+        .await?;
+    product_from(&row)
+}
+
+/// Takes `quantity` items if that many are there, in one statement, so two
+/// orders can never both take the last item: the stock left, or `None` when
+/// there is no such product or too little stock.
+pub async fn take_stock(
+    conn: &mut PgConnection,
+    id: ProductId,
+    quantity: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE products SET stock = stock - $2, updated_at = now()
+         WHERE id = $1 AND stock >= $2
+         RETURNING stock",
+    )
+    .bind(id.as_uuid())
+    .bind(quantity)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The product's stock, `None` when there is no such product.
+pub async fn stock_of(
+    executor: impl PgExecutor<'_>,
+    id: ProductId,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
+        .bind(id.as_uuid())
+        .fetch_optional(executor)
+        .await
+}
+
+/// Whether stock was ever reserved for this order (released or not).
+pub async fn reservation_exists(
+    executor: impl PgExecutor<'_>,
+    order_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reservations WHERE order_id = $1)")
+        .bind(order_id)
+        .fetch_one(executor)
+        .await
+}
+
+/// Records stock taken for an order. A second reservation for the same
+/// order fails on the primary key, so a racing duplicate rolls back.
+pub async fn insert_reservation(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    product_id: ProductId,
+    quantity: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO reservations (order_id, product_id, quantity) VALUES ($1, $2, $3)")
+        .bind(order_id)
+        .bind(product_id.as_uuid())
+        .bind(quantity)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stock returned to the shelf by a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Released {
+    pub product_id: ProductId,
+    pub quantity: i64,
+    pub remaining: i64,
+}
+
+/// Marks the order's reservation released and puts its items back, in one
+/// statement; `None` when there is no reservation still held.
+pub async fn release(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Option<Released>, sqlx::Error> {
+    let row = sqlx::query(
+        "WITH released AS (
+             UPDATE reservations SET status = 'RELEASED', updated_at = now()
+             WHERE order_id = $1 AND status = 'RESERVED'
+             RETURNING product_id, quantity
+         )
+         UPDATE products p SET stock = p.stock + r.quantity, updated_at = now()
+         FROM released r
+         WHERE p.id = r.product_id
+         RETURNING p.id, r.quantity, p.stock",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(Released {
+            product_id: ProductId::from(row.try_get::<Uuid, _>("id")?),
+            quantity: row.try_get("quantity")?,
+            remaining: row.try_get("stock")?,
+        })
+    })
+    .transpose()
+}
+
+fn product_from(row: &PgRow) -> Result<Product, sqlx::Error> {
+    Ok(Product {
+        id: ProductId::from(row.try_get::<Uuid, _>("id")?),
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        price: row.try_get("price")?,
+        stock: row.try_get("stock")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}

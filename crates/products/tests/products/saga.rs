@@ -1,0 +1,188 @@
+use futures::future::join_all;
+use syncchain_events::payloads::{
+    orders::{OrderCancelledV1, OrderPlacedV1},
+    products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
+};
+use syncchain_testkit::eventually;
+use uuid::Uuid;
+
+use crate::helpers::{DEADLINE, TestApp, placed, spawn_app};
+
+fn cancelled(order: &OrderPlacedV1) -> OrderCancelledV1 {
+    OrderCancelledV1 {
+        order_id: order.order_id,
+        user_id: order.user_id,
+        product_id: order.product_id,
+        quantity: order.quantity,
+    }
+}
+
+/// Waits until the order has a `stock.reserved` or `stock.rejected`.
+async fn settled(app: &TestApp, order_id: Uuid) -> bool {
+    eventually(DEADLINE, || async {
+        !app.emitted_for::<StockReservedV1>(order_id)
+            .await
+            .is_empty()
+            || !app
+                .emitted_for::<StockRejectedV1>(order_id)
+                .await
+                .is_empty()
+    })
+    .await
+}
+
+/// Lets the consumer pass every message published so far, by publishing
+/// one more order and waiting for its outcome: the consumer takes messages
+/// in order.
+async fn drain(app: &TestApp, product_id: &str) {
+    let marker = placed(product_id, 2_147_483_647);
+    app.publish(&marker).await;
+    assert!(
+        settled(app, marker.order_id).await,
+        "the marker order was never settled"
+    );
+}
+
+/// Once every message so far is handled: one reservation for the order,
+/// and `stock` left.
+async fn assert_reserved_once(app: &TestApp, product_id: &str, order_id: Uuid, stock: i64) {
+    drain(app, product_id).await;
+    let reserved = app.emitted_for::<StockReservedV1>(order_id).await;
+    assert_eq!(reserved.len(), 1, "{reserved:?}");
+    assert_eq!(app.stock_in_db(product_id).await, stock);
+}
+
+#[tokio::test]
+async fn an_order_within_the_stock_reserves_it_and_announces_stock_reserved() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 5).await;
+    let order = placed(&product.id, 3);
+
+    app.publish(&order).await;
+
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    let reserved = app.emitted_for::<StockReservedV1>(order.order_id).await;
+    assert_eq!(reserved.len(), 1);
+    assert_eq!((reserved[0].quantity, reserved[0].remaining), (3, 2));
+    assert_eq!(app.stock_in_db(&product.id).await, 2);
+}
+
+#[tokio::test]
+async fn an_order_beyond_the_stock_is_rejected_with_the_reason_and_changes_nothing() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 2).await;
+    let order = placed(&product.id, 3);
+
+    app.publish(&order).await;
+
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    let rejected = app.emitted_for::<StockRejectedV1>(order.order_id).await;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].reason, StockRejection::InsufficientStock);
+    assert_eq!(rejected[0].available, 2);
+    assert_eq!(app.stock_in_db(&product.id).await, 2);
+}
+
+#[tokio::test]
+async fn an_order_for_an_unknown_product_is_rejected_as_unknown_product() {
+    let app = spawn_app().await;
+    let order = placed(&Uuid::now_v7().to_string(), 1);
+
+    app.publish(&order).await;
+
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    let rejected = app.emitted_for::<StockRejectedV1>(order.order_id).await;
+    assert_eq!(rejected[0].reason, StockRejection::UnknownProduct);
+    assert_eq!(rejected[0].available, 0);
+}
+
+#[tokio::test]
+async fn the_same_orders_placed_delivered_twice_changes_the_stock_once() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 5).await;
+    let order = placed(&product.id, 2);
+
+    let envelope = app.publish(&order).await;
+    app.publish_envelope(&envelope).await;
+
+    assert_reserved_once(&app, &product.id, order.order_id, 3).await;
+}
+
+#[tokio::test]
+async fn a_second_placement_of_the_same_order_under_a_new_event_id_reserves_nothing() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 5).await;
+    let order = placed(&product.id, 2);
+
+    app.publish(&order).await;
+    app.publish(&order).await;
+
+    assert_reserved_once(&app, &product.id, order.order_id, 3).await;
+}
+
+#[tokio::test]
+async fn a_cancellation_releases_the_reservation_once_even_if_delivered_twice() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 5).await;
+    let order = placed(&product.id, 2);
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+
+    let envelope = app.publish(&cancelled(&order)).await;
+    app.publish_envelope(&envelope).await;
+    app.publish(&cancelled(&order)).await;
+    drain(&app, &product.id).await;
+
+    let released = app.emitted_for::<StockReleasedV1>(order.order_id).await;
+    assert_eq!(released.len(), 1);
+    assert_eq!((released[0].quantity, released[0].remaining), (2, 5));
+    assert_eq!(app.stock_in_db(&product.id).await, 5);
+}
+
+#[tokio::test]
+async fn cancelling_an_order_that_reserved_nothing_changes_nothing() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 1).await;
+    let order = placed(&product.id, 2);
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+
+    app.publish(&cancelled(&order)).await;
+    drain(&app, &product.id).await;
+
+    assert!(
+        app.emitted_for::<StockReleasedV1>(order.order_id)
+            .await
+            .is_empty()
+    );
+    assert_eq!(app.stock_in_db(&product.id).await, 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_orders_against_a_stock_of_ten_reserve_exactly_ten() {
+    let app = spawn_app().await;
+    // Two instances share the durable consumer, so decrements really race.
+    let other = app.another_instance().await;
+    let product = app.create("Limited edition", 100, 10).await;
+    let orders: Vec<OrderPlacedV1> = (0..50).map(|_| placed(&product.id, 1)).collect();
+
+    join_all(orders.iter().map(|order| app.publish(order))).await;
+
+    let all_settled = eventually(DEADLINE * 2, || async {
+        app.emitted("stock.reserved").await.len() + app.emitted("stock.rejected").await.len() == 50
+    })
+    .await;
+    assert!(all_settled, "not every order was settled in time");
+    assert_eq!(app.emitted("stock.reserved").await.len(), 10);
+    let rejected = app.emitted("stock.rejected").await;
+    assert!(rejected.iter().all(|e| {
+        e.decode::<StockRejectedV1>().unwrap().reason == StockRejection::InsufficientStock
+    }));
+    assert_eq!(app.stock_in_db(&product.id).await, 0);
+    let reservations: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(reservations, 10);
+    other.stop().await.unwrap();
+}

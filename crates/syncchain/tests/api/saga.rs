@@ -1,0 +1,210 @@
+//! The order saga through the API, as a customer and an admin see it.
+
+use serde_json::json;
+
+use crate::support::{TestApp, code, unique_email};
+
+#[tokio::test]
+async fn an_order_within_stock_is_confirmed_and_the_stock_goes_down() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Teapot", 1250, 5).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+
+    let body = app.place_order(&token, &product, 2).await;
+
+    let order = &body["data"]["placeOrder"];
+    assert_eq!(order["status"], json!("CONFIRMED"), "{body}");
+    assert_eq!(order["totalAmount"], json!(2500));
+    assert_eq!(app.stock(&product).await, 3);
+}
+
+#[tokio::test]
+async fn an_order_beyond_the_stock_is_rejected_with_its_reason_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Kettle", 3000, 2).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+
+    let body = app.place_order(&token, &product, 3).await;
+
+    let order = &body["data"]["placeOrder"];
+    assert_eq!(order["status"], json!("REJECTED"), "{body}");
+    let reason = order["rejectionReason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(reason.contains("stock"), "{body}");
+    assert_eq!(app.stock(&product).await, 2);
+}
+
+#[tokio::test]
+async fn cancelling_a_confirmed_order_puts_the_stock_back_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Mug", 800, 4).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let placed = app.place_order(&token, &product, 3).await;
+    let id = placed["data"]["placeOrder"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let cancel = "mutation($id: ID!) { cancelOrder(id: $id) { id status } }";
+
+    let cancelled = app.gql(cancel, json!({ "id": id }), Some(&token)).await;
+    let again = app.gql(cancel, json!({ "id": id }), Some(&token)).await;
+    let restocked = syncchain_testkit::eventually(std::time::Duration::from_secs(10), || async {
+        app.stock(&product).await == 4
+    })
+    .await;
+
+    assert_eq!(
+        cancelled["data"]["cancelOrder"]["status"],
+        json!("CANCELLED"),
+        "{cancelled}"
+    );
+    assert_eq!(code(&again), "CONFLICT", "{again}");
+    assert!(restocked, "stock is {}", app.stock(&product).await);
+}
+
+#[tokio::test]
+async fn an_order_total_beyond_the_apis_int_is_bad_user_input_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Yacht", 2_000_000_000, 10).await;
+    let (_, token) = app.customer(&unique_email("rich")).await;
+
+    let body = app.place_order(&token, &product, 2).await;
+    let orders = app.gql("{ orders { id } }", json!({}), Some(&token)).await;
+
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], json!("quantity"));
+    assert_eq!(orders["data"]["orders"], json!([]), "{orders}");
+    assert_eq!(app.stock(&product).await, 10);
+}
+
+#[tokio::test]
+async fn bad_order_input_is_refused_with_its_field() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Spoon", 100, 10).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+
+    let zero = app.place_order(&token, &product, 0).await;
+    let negative = app.place_order(&token, &product, -3).await;
+    let bad_id = app.place_order(&token, "not-an-id", 1).await;
+    let unknown = app
+        .place_order(&token, &uuid::Uuid::new_v4().to_string(), 1)
+        .await;
+
+    assert_eq!(code(&zero), "BAD_USER_INPUT", "{zero}");
+    assert_eq!(zero["errors"][0]["extensions"]["field"], json!("quantity"));
+    assert_eq!(code(&negative), "BAD_USER_INPUT", "{negative}");
+    assert_eq!(code(&bad_id), "BAD_USER_INPUT", "{bad_id}");
+    assert_eq!(
+        bad_id["errors"][0]["extensions"]["field"],
+        json!("productId")
+    );
+    assert_eq!(code(&unknown), "NOT_FOUND", "{unknown}");
+    assert_eq!(app.stock(&product).await, 10);
+}
+
+#[tokio::test]
+async fn product_validation_names_the_field() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let create = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }";
+    let cases = [
+        ("name", json!({ "name": "", "price": 100, "quantity": 1 })),
+        (
+            "name",
+            json!({ "name": "n".repeat(201), "price": 100, "quantity": 1 }),
+        ),
+        ("price", json!({ "name": "Cup", "price": 0, "quantity": 1 })),
+        (
+            "price",
+            json!({ "name": "Cup", "price": -5, "quantity": 1 }),
+        ),
+        (
+            "quantity",
+            json!({ "name": "Cup", "price": 100, "quantity": -1 }),
+        ),
+        (
+            "description",
+            json!({ "name": "Cup", "price": 100, "quantity": 1, "description": "d".repeat(5001) }),
+        ),
+    ];
+    for (field, input) in cases {
+        let body = app
+            .gql(create, json!({ "input": input }), Some(&admin))
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{field}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            json!(field),
+            "{body}"
+        );
+    }
+    let listed = app.gql("{ products { id } }", json!({}), None).await;
+    assert_eq!(
+        listed["data"]["products"],
+        json!([]),
+        "nothing was created: {listed}"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_updates_and_restocks_and_reads_see_it_at_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Plate", 500, 1).await;
+    assert_eq!(app.stock(&product).await, 1);
+    let listed_before = app
+        .gql("{ products { id name quantity } }", json!({}), None)
+        .await;
+
+    let updated = app
+        .gql(
+            "mutation($id: ID!) { updateProduct(id: $id, input: { name: \"Dinner plate\", price: 650 }) { name price } }",
+            json!({ "id": product }),
+            Some(&admin),
+        )
+        .await;
+    let restocked = app
+        .gql(
+            "mutation($id: ID!) { restockProduct(id: $id, quantity: 9) { quantity } }",
+            json!({ "id": product }),
+            Some(&admin),
+        )
+        .await;
+    let read = app
+        .gql(
+            "query($id: ID!) { product(id: $id) { name price quantity } }",
+            json!({ "id": product }),
+            None,
+        )
+        .await;
+    let listed = app
+        .gql("{ products { name quantity } }", json!({}), None)
+        .await;
+
+    assert_eq!(listed_before["data"]["products"][0]["quantity"], json!(1));
+    assert_eq!(
+        updated["data"]["updateProduct"]["price"],
+        json!(650),
+        "{updated}"
+    );
+    assert_eq!(
+        restocked["data"]["restockProduct"]["quantity"],
+        json!(10),
+        "{restocked}"
+    );
+    assert_eq!(
+        read["data"]["product"],
+        json!({ "name": "Dinner plate", "price": 650, "quantity": 10 })
+    );
+    assert_eq!(
+        listed["data"]["products"][0],
+        json!({ "name": "Dinner plate", "quantity": 10 })
+    );
+}
