@@ -12,10 +12,18 @@
 //! reason and acknowledged: at once when it is undecodable or the handler
 //! says so, after `max_deliver` deliveries when the handler keeps failing.
 //! The budget is enforced here rather than by the server, which would drop
-//! the message silently: a message delivered more often than the budget
-//! (the process died while handling it) is parked before it is handled.
-//! While the database itself is away the message is held (its ack deadline
-//! extended) and retried, since parking it needs the database too.
+//! the message silently. It counts handler failures, not the database
+//! being away: while the database cannot be reached (`BEGIN` fails, or the
+//! handler loses its connection) the message is held (its ack deadline
+//! extended) and retried without counting, since a saga message parked for
+//! an outage would strand its order, and parking needs the database too.
+//! A message delivered more often than the budget is handled once more
+//! rather than parked on sight, because crashes raise that count as well
+//! (see `message`).
+//!
+//! Each consumer also deletes its processed-event records once JetStream
+//! can no longer redeliver their events ([`processed`](crate::processed)),
+//! at start and every hour.
 //!
 //! Nothing a message does stops the loop: errors, even panics of a handler,
 //! end in a retry or a dead letter. On shutdown the consumer stops pulling,
@@ -29,15 +37,15 @@ use async_nats::jetstream::{
 };
 use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
-use syncchain_platform::shutdown::Shutdown;
+use syncchain_platform::{grpc::chain, shutdown::Shutdown};
 
-pub use crate::handler::{Handler, HandlerError};
-use crate::{
-    Namespace,
-    retry::{Backoff, chain},
-};
+pub use crate::handler::{Handler, HandlerError, is_connection_error};
+use crate::{Namespace, processed, retry::Backoff};
 
 mod message;
+
+/// How often a consumer deletes its expired processed-event records.
+const CLEAN_UP_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// How one consumer binds and retries.
 #[derive(Debug, Clone)]
@@ -147,6 +155,40 @@ impl Consumer {
 
     /// Consumes until `shutdown`; never returns early, whatever fails.
     pub async fn run(self, shutdown: Shutdown) {
+        tokio::join!(self.consume(&shutdown), self.clean_up(&shutdown));
+    }
+
+    /// Deletes expired processed-event records now and every
+    /// [`CLEAN_UP_EVERY`] until `shutdown`; a failure waits for the next round.
+    async fn clean_up(&self, shutdown: &Shutdown) {
+        let name = self.config.name.as_str();
+        let mut every = tokio::time::interval(CLEAN_UP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let cleaned = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                cleaned = processed::clean_up(&self.pool, name, processed::RETENTION) => cleaned,
+            };
+            match cleaned {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    tracing::info!(consumer = name, deleted, "expired processed events deleted");
+                }
+                Err(error) => {
+                    tracing::warn!(consumer = name, error = %chain(&error), "cannot delete expired processed events, will retry");
+                }
+            }
+        }
+    }
+
+    /// Pulls and processes messages until `shutdown`.
+    async fn consume(&self, shutdown: &Shutdown) {
         let name = self.config.name.as_str();
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut failures: u32 = 0;
@@ -159,7 +201,7 @@ impl Consumer {
                 pulled = self.pull(&mut bound) => pulled,
             };
             let outcome = match pulled {
-                Ok(batch) => self.drain(batch, &shutdown).await,
+                Ok(batch) => self.drain(batch, shutdown).await,
                 Err(error) => Err(error),
             };
             match outcome {

@@ -6,6 +6,14 @@
 //! The error says what to do next: `Permanent` (this event can never be
 //! applied: park it now) or `Transient` (try again later; parked once the
 //! delivery budget is spent).
+//!
+//! One kind of failure is not the event's fault and must never use up its
+//! budget: the database being unreachable (a failover, a restart, a crash
+//! loop). A saga message parked for that would leave its order pending for
+//! good. So the consumer looks through the cause chain of a `Transient`
+//! error, however the handler wrapped it, and a connection-level
+//! [`sqlx::Error`] ([`is_connection_error`]) holds the message and retries it
+//! like a failed `BEGIN` does, uncounted, until the database answers.
 
 use sqlx::{Postgres, Transaction};
 
@@ -31,6 +39,16 @@ impl HandlerError {
         Self::Transient(error.into())
     }
 
+    /// The first database error in the cause chain, if any.
+    pub(crate) fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            Self::Permanent(_) => None,
+            Self::Transient(error) => error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<sqlx::Error>()),
+        }
+    }
+
     /// The reason recorded when the message is parked: the whole cause chain.
     pub fn reason(&self) -> String {
         match self {
@@ -41,7 +59,8 @@ impl HandlerError {
 }
 
 /// Database errors are worth retrying: a constraint that fails every time
-/// ends up parked after the delivery budget anyway.
+/// ends up parked after the delivery budget anyway, and a lost connection
+/// is recognised by the consumer and retried without counting.
 impl From<sqlx::Error> for HandlerError {
     fn from(error: sqlx::Error) -> Self {
         Self::Transient(error.into())
@@ -51,7 +70,32 @@ impl From<sqlx::Error> for HandlerError {
 /// A payload that is not the expected type or version never will be.
 impl From<DecodeError> for HandlerError {
     fn from(error: DecodeError) -> Self {
-        Self::Permanent(crate::retry::chain(&error))
+        Self::Permanent(syncchain_platform::grpc::chain(&error))
+    }
+}
+
+/// Whether `error` means the database could not be reached or dropped the
+/// connection, rather than refused this statement: I/O and TLS failures, no
+/// connection from the pool in time, a closed pool, and the SQLSTATEs of
+/// class 08 (connection exception), 57P01 to 57P03 (administrator
+/// shutdown, crash shutdown, cannot connect now) and 53300 (too many
+/// connections). Retrying later helps all of them and none says anything
+/// about the event.
+///
+/// A protocol error is not included: it may be a broken connection or a
+/// statement the driver cannot send; the consumer asks the database to
+/// tell them apart.
+pub fn is_connection_error(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -75,6 +119,30 @@ mod tests {
         let error = anyhow::anyhow!("connection refused").context("cannot reserve stock");
         let reason = HandlerError::transient(error).reason();
         assert_eq!(reason, "cannot reserve stock: connection refused");
+    }
+
+    #[test]
+    fn a_lost_connection_is_found_however_the_handler_wrapped_it() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let wrapped = anyhow::Error::new(sqlx::Error::Io(reset)).context("cannot reserve stock");
+        let error = HandlerError::transient(wrapped);
+        assert!(error.database_error().is_some_and(is_connection_error));
+        assert!(
+            HandlerError::from(sqlx::Error::PoolTimedOut)
+                .database_error()
+                .is_some_and(is_connection_error)
+        );
+    }
+
+    #[test]
+    fn a_statement_the_database_refuses_is_not_a_connection_error() {
+        assert!(!is_connection_error(&sqlx::Error::RowNotFound));
+        assert!(!is_connection_error(&sqlx::Error::Protocol(
+            "unexpected".into()
+        )));
+        let other = HandlerError::transient(anyhow::anyhow!("the flaky dependency is away"));
+        assert!(other.database_error().is_none());
+        assert!(HandlerError::permanent("no").database_error().is_none());
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   are derived from a validated [`Namespace`] ([`streams`]).
 //!
 //! The outbox, processed-event and dead-letter tables live in each service's
-//! own database: [`migrate`] adds them next to the service's tables.
+//! own database: [`migrate`] adds them next to the service's tables, and
+//! [`migrate_with`] runs them and the service's own migrations in one call.
 
 // Tests may unwrap: a panic there is the failure report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -24,6 +25,7 @@ pub mod envelope;
 mod handler;
 pub mod outbox;
 pub mod payloads;
+pub mod processed;
 pub mod relay;
 mod retry;
 pub mod streams;
@@ -41,4 +43,22 @@ pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateEr
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.set_ignore_missing(true);
     migrator.run(pool).await
+}
+
+/// Migrates a service's database: the events tables ([`migrate`]), then
+/// the service's own migrations, so a service's `db.rs` is one line:
+///
+/// ```ignore
+/// syncchain_events::migrate_with(&pool, sqlx::migrate!("./migrations")).await?;
+/// ```
+///
+/// Both sets share `_sqlx_migrations`, so `service` is run with
+/// `ignore_missing` set: the events versions are not in its directory.
+pub async fn migrate_with(
+    pool: &sqlx::PgPool,
+    mut service: sqlx::migrate::Migrator,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    migrate(pool).await?;
+    service.set_ignore_missing(true);
+    service.run(pool).await
 }

@@ -24,13 +24,10 @@ use async_nats::jetstream::{
 };
 use futures::future::join_all;
 use sqlx::{PgPool, postgres::PgListener};
-use syncchain_platform::shutdown::Shutdown;
+use syncchain_platform::{grpc::chain, shutdown::Shutdown};
 use uuid::Uuid;
 
-use crate::{
-    Namespace, outbox,
-    retry::{Backoff, chain},
-};
+use crate::{Namespace, outbox, retry::Backoff};
 
 /// Why a pass of the relay stopped; the rows it did not publish stay in the
 /// outbox and are retried.

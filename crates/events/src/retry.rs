@@ -1,6 +1,6 @@
 //! Retrying against a dependency that is away: exponential backoff (quick
 //! first retries so a blip costs little, a cap so recovery is noticed within
-//! seconds), and the one-line cause chain logged once per failure streak.
+//! seconds).
 
 use std::time::Duration;
 
@@ -30,22 +30,6 @@ impl Backoff {
     pub(crate) fn reset(&mut self) {
         self.next = self.first;
     }
-}
-
-/// The cause chain of an error on one line, for logs and dead letters.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some errors already repeat their source in their own message.
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

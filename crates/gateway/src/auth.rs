@@ -5,8 +5,14 @@
 //! stale token sent along with a public operation does not break it.
 //!
 //! Revocation (`signOut`) is a Redis key per token id that lives as long as
-//! the token would have. When Redis cannot be asked, signed-in requests fail
-//! with `INTERNAL` rather than risk honouring a revoked token.
+//! the token would have. A role change (`setUserRole`, `syncchain admin`)
+//! sets a per-user cut-off: tokens that user got before it no longer count,
+//! so a demoted admin is not an admin for the rest of a token's life. When
+//! Redis cannot be asked, signed-in requests fail with `INTERNAL` rather
+//! than risk honouring a revoked token.
+//!
+//! Over WebSocket one connection carries many operations, so there the
+//! verdict is not kept: each operation checks the token again.
 
 use std::sync::Arc;
 
@@ -14,6 +20,7 @@ use chrono::Utc;
 use redis::AsyncCommands;
 use syncchain_platform::auth::{Caller, TokenError, TokenKeys};
 use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 use crate::errors::ApiError;
 
@@ -21,10 +28,19 @@ use crate::errors::ApiError;
 #[derive(Clone)]
 pub struct RequestAuth {
     token: Option<String>,
-    verdict: Arc<OnceCell<Result<Caller, String>>>,
+    /// `None` where every check must ask again (WebSocket connections).
+    verdict: Option<Arc<OnceCell<Result<Caller, String>>>>,
 }
 
 impl RequestAuth {
+    /// For a WebSocket connection: the token is checked for each operation.
+    pub fn for_connection(value: Option<&str>) -> Self {
+        Self {
+            verdict: None,
+            ..Self::from_header(value)
+        }
+    }
+
     pub fn from_header(value: Option<&str>) -> Self {
         let token = value.map(str::trim).and_then(|v| {
             let token = match v.split_once(' ') {
@@ -36,7 +52,7 @@ impl RequestAuth {
         });
         Self {
             token,
-            verdict: Arc::new(OnceCell::new()),
+            verdict: Some(Arc::new(OnceCell::new())),
         }
     }
 
@@ -52,22 +68,58 @@ impl RequestAuth {
                 "sign in first: send the token in the Authorization header".into(),
             ));
         };
-        let verdict = self
-            .verdict
-            .get_or_try_init(|| async {
-                let caller = match revocations.keys.verify(token) {
-                    Ok(caller) => caller,
-                    Err(TokenError::Expired) => return Ok(Err("the token has expired".into())),
-                    Err(TokenError::Invalid) => return Ok(Err("the token is not valid".into())),
-                };
-                if revocations.is_revoked(&caller).await? {
-                    return Ok(Err("the token has been revoked".into()));
-                }
-                Ok::<_, ApiError>(Ok(caller))
-            })
-            .await?;
-        verdict.clone().map_err(ApiError::Unauthenticated)
+        let verdict = match &self.verdict {
+            Some(cell) => cell
+                .get_or_try_init(|| check(token, revocations))
+                .await?
+                .clone(),
+            None => check(token, revocations).await?,
+        };
+        verdict.map_err(ApiError::Unauthenticated)
     }
+}
+
+async fn check(token: &str, revocations: &Revocations) -> Result<Result<Caller, String>, ApiError> {
+    let caller = match revocations.keys.verify(token) {
+        Ok(caller) => caller,
+        Err(TokenError::Expired) => return Ok(Err("the token has expired".into())),
+        Err(TokenError::Invalid) => return Ok(Err("the token is not valid".into())),
+    };
+    Ok(match revocations.status(&caller).await? {
+        TokenStatus::Valid => Ok(caller),
+        TokenStatus::Revoked => Err("the token has been revoked".into()),
+        TokenStatus::RoleChanged => Err("your role has changed; sign in again".into()),
+    })
+}
+
+enum TokenStatus {
+    Valid,
+    Revoked,
+    RoleChanged,
+}
+
+fn sessions_key(prefix: &str, user_id: Uuid) -> String {
+    format!("{prefix}:sessions-before:{user_id}")
+}
+
+/// Makes every token `user_id` was given before now invalid, for as long as
+/// such a token could live (`token_ttl`). Used after a role change: tokens
+/// carry the role, so old ones must not outlive it. Tokens issued within the
+/// same millisecond as the change stay valid.
+pub async fn end_sessions(
+    redis: &redis::aio::ConnectionManager,
+    prefix: &str,
+    user_id: Uuid,
+    token_ttl: std::time::Duration,
+) -> Result<(), redis::RedisError> {
+    let mut redis = redis.clone();
+    redis
+        .set_ex(
+            sessions_key(prefix, user_id),
+            Utc::now().timestamp_millis(),
+            token_ttl.as_secs() + 60,
+        )
+        .await
 }
 
 /// The revocation list in Redis.
@@ -95,12 +147,34 @@ impl Revocations {
         format!("{}:revoked:{}", self.prefix, caller.token_id)
     }
 
-    async fn is_revoked(&self, caller: &Caller) -> Result<bool, ApiError> {
+    async fn status(&self, caller: &Caller) -> Result<TokenStatus, ApiError> {
         let mut redis = self.redis.clone();
-        redis.exists(self.key(caller)).await.map_err(|error| {
-            tracing::error!(%error, "cannot check token revocation");
-            ApiError::Internal
+        let (revoked, cut_off): (bool, Option<i64>) = redis::pipe()
+            .exists(self.key(caller))
+            .get(sessions_key(&self.prefix, caller.user_id))
+            .query_async(&mut redis)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot check token revocation");
+                ApiError::Internal
+            })?;
+        Ok(if revoked {
+            TokenStatus::Revoked
+        } else if cut_off.is_some_and(|cut_off| caller.issued_at.timestamp_millis() < cut_off) {
+            TokenStatus::RoleChanged
+        } else {
+            TokenStatus::Valid
         })
+    }
+
+    /// Ends the sessions `user_id` holds now (after a role change).
+    pub async fn end_sessions(&self, user_id: Uuid) -> Result<(), ApiError> {
+        end_sessions(&self.redis, &self.prefix, user_id, self.keys.ttl())
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot record a role change");
+                ApiError::Internal
+            })
     }
 
     /// Revokes the caller's token until it would have expired anyway.

@@ -5,7 +5,7 @@
 //! | `UNAUTHENTICATED` | no valid token, or wrong credentials |
 //! | `FORBIDDEN` | signed in, but not allowed |
 //! | `BAD_USER_INPUT` | the request or a value in it is invalid; `extensions.field` names the input field when there is one |
-//! | `NOT_FOUND` | no such thing (or not yours to see) |
+//! | `NOT_FOUND` | no such thing |
 //! | `CONFLICT` | clashes with existing data |
 //! | `RATE_LIMITED` | too many attempts; `extensions.retryAfter` in seconds |
 //! | `INTERNAL` | our fault, or a part of the system is unreachable for now ("temporarily unavailable"); details are in the log, never in the response |
@@ -111,22 +111,3 @@ impl From<ApiError> for async_graphql::Error {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Gives every error in a response a code. Errors raised by our resolvers
-/// carry one already; those from the GraphQL engine itself (syntax, unknown
-/// fields, wrong variable types, depth and complexity limits) are the
-/// client's doing and become `BAD_USER_INPUT`.
-pub fn ensure_codes(response: &mut async_graphql::Response) {
-    for error in &mut response.errors {
-        let has_code = error
-            .extensions
-            .as_ref()
-            .is_some_and(|ext| ext.get("code").is_some());
-        if !has_code {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "BAD_USER_INPUT");
-        }
-    }
-}

@@ -16,7 +16,7 @@ use axum::{
 use crate::{
     app::AppState,
     auth::RequestAuth,
-    errors::{ApiError, ensure_codes},
+    errors::ApiError,
     schema::{ClientAddress, RequestContext},
 };
 
@@ -31,7 +31,9 @@ pub(crate) fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_proxy:
         && let Some(forwarded) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The right-most entry is the one our proxy added; entries to its
+            // left come from the client and can say anything.
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return forwarded;
@@ -80,8 +82,7 @@ pub async fn graphql(
     state
         .metrics
         .inc("syncchain_gateway_graphql_requests_total".to_owned());
-    let mut response = state.schema.execute(request.data(context)).await;
-    ensure_codes(&mut response);
+    let response = state.schema.execute(request.data(context)).await;
     Json(response).into_response()
 }
 
@@ -124,12 +125,16 @@ mod tests {
     #[test]
     fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "198.51.100.7, 203.0.113.9".parse().unwrap(),
+        );
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         assert_eq!(client_address(&headers, peer, false), peer.ip());
         assert_eq!(
             client_address(&headers, peer, true),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
+            "203.0.113.9".parse::<IpAddr>().unwrap(),
+            "the left entry is the client's own claim; the right one our proxy saw"
         );
     }
 }

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod clients;
 pub mod config;
 pub mod errors;
+pub mod extensions;
 pub mod http;
 pub mod ide;
 pub mod metrics;

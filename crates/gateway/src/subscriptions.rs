@@ -3,7 +3,10 @@
 //! the upgrade request's `Authorization` header or, as browsers cannot set
 //! headers on a WebSocket, in the `connection_init` payload as
 //! `{"Authorization": "Bearer <token>"}` (`authorization` and `token` are
-//! read too). Each subscription checks it like any other field.
+//! read too). Each operation checks it again, so a token signed out of stops
+//! working for new subscriptions at once; a running `orderUpdated` ends when
+//! its token expires. Only subscriptions run here: queries and mutations go
+//! over HTTP POST, with its limits.
 
 use std::net::SocketAddr;
 
@@ -58,9 +61,10 @@ pub async fn upgrade(state: AppState, peer: SocketAddr, mut parts: Parts) -> Res
             GraphQLWebSocket::new(stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = token_from_payload(&payload).or(header_token);
-                    let auth = RequestAuth::from_header(token.as_deref());
+                    let auth = RequestAuth::for_connection(token.as_deref());
                     let mut data = Data::default();
                     data.insert(RequestContext::new(auth, address, &services));
+                    data.insert(crate::extensions::WebSocketConnection);
                     Ok(data)
                 })
                 .serve()

@@ -5,11 +5,12 @@
 //! caller's listener. The products service is connected lazily: orders
 //! starts and answers reads while products is away.
 //!
-//! `run_until_stopped` runs the outbox relay, the saga consumer and the
-//! change listener beside the server. When the shutdown token fires they
-//! stop (the consumer finishes the message in hand), waiting requests and
-//! watch streams are released, in-flight requests finish, and then the pool
-//! closes.
+//! `run_until_stopped` runs the outbox relay, the saga consumer, the sweep
+//! of stale PENDING orders and the change listener beside the server. When
+//! the shutdown token fires, waiting requests and watch streams are
+//! released and in-flight requests finish; only then do the background
+//! tasks stop (the consumer finishes the message in hand), so the events of
+//! the last requests still go out, and then the pool closes.
 
 use std::net::SocketAddr;
 
@@ -19,9 +20,10 @@ use syncchain_events::{consumer::Consumer, relay::Relay, streams::ensure_streams
 use syncchain_platform::{
     deps::connect_nats,
     health::{self, Check},
+    serve::{Background, serve},
     shutdown::Shutdown,
 };
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::{
@@ -30,6 +32,7 @@ use crate::{
     db,
     grpc::{OrdersApi, OrdersServer},
     ordering::Orders,
+    resend::Resender,
     saga::{self, StockOutcomes},
     watch::Changes,
 };
@@ -40,12 +43,10 @@ pub struct Application {
     router: axum::Router,
     relay: Relay,
     consumer: Consumer,
+    resender: Resender,
     changes: Changes,
     pool: PgPool,
     shutdown: Shutdown,
-    /// Stops the background tasks; a child of `shutdown`, also fired when
-    /// serving fails.
-    workers: Shutdown,
 }
 
 impl Application {
@@ -77,8 +78,9 @@ impl Application {
 
         let catalog = Catalog::new(&config.products_url)
             .with_context(|| format!("{PRODUCTS_URL_VAR} is not a usable URL"))?;
-        let workers = shutdown.child_token();
-        let changes = Changes::new(workers.clone());
+        let resender = Resender::new(pool.clone(), config.resend_after);
+        // Waiters are released when shutdown begins, so the server can drain.
+        let changes = Changes::new(shutdown.clone());
         let orders = Orders::new(pool.clone(), catalog, changes.clone(), config.max_wait);
         let api = OrdersApi::new(orders, config.token_keys());
         let router = Routes::new(OrdersServer::new(api))
@@ -93,10 +95,10 @@ impl Application {
             router,
             relay,
             consumer,
+            resender,
             changes,
             pool,
             shutdown,
-            workers,
         })
     }
 
@@ -109,33 +111,25 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
-            local_addr,
             router,
             relay,
             consumer,
+            resender,
             changes,
             pool,
             shutdown,
-            workers,
+            ..
         } = self;
-        let tasks: [(&str, JoinHandle<()>); 3] = [
-            ("outbox relay", tokio::spawn(relay.run(workers.clone()))),
-            ("saga consumer", tokio::spawn(consumer.run(workers.clone()))),
-            ("change listener", tokio::spawn(changes.run(pool.clone()))),
-        ];
+        let mut background = Background::new();
+        background.spawn("outbox relay", |stop| relay.run(stop));
+        background.spawn("saga consumer", |stop| consumer.run(stop));
+        background.spawn("pending order sweep", |stop| resender.run(stop));
+        let listened = pool.clone();
+        background.spawn("change listener", |stop| changes.run(listened, stop));
 
-        tracing::info!(address = %local_addr, "orders service listening");
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("the orders service stopped serving");
+        let served = serve("orders", listener, router, shutdown).await;
 
-        workers.cancel();
-        for (task, handle) in tasks {
-            if let Err(error) = handle.await {
-                tracing::error!(%error, task, "background task failed");
-            }
-        }
+        background.stop().await;
         pool.close().await;
         tracing::info!("orders service stopped");
         served

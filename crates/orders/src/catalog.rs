@@ -2,7 +2,12 @@
 //! the moment an order is placed. One lazily connecting channel serves every
 //! request (so orders starts even while products does not), with a short
 //! connect timeout and a request timeout, so a products service that is down
-//! or stuck turns into a prompt UNAVAILABLE instead of a hanging order.
+//! or stuck turns into a prompt UNAVAILABLE instead of a hanging order. So
+//! does products answering UNAVAILABLE itself (its database is away): either
+//! way, trying again shortly may work.
+//!
+//! Nothing is logged here: the failure goes up as a [`CatalogError`] that
+//! keeps products' status as its cause, and the gRPC edge logs it once.
 //!
 //! The caller's token is forwarded: products applies its own rules to it.
 
@@ -25,8 +30,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum CatalogError {
     #[error("no such product")]
     NotFound,
-    /// Not reachable, or no answer in time.
-    #[error("the products service cannot be reached")]
+    /// Not reachable, no answer in time, or away for now by its own
+    /// account (UNAVAILABLE: its database cannot be reached).
+    #[error("the products service is unavailable")]
     Unavailable(#[source] Status),
     /// It answered with an error of its own.
     #[error("the products service refused the price lookup")]
@@ -71,16 +77,51 @@ impl Catalog {
             .clone()
             .get_product(request)
             .await
-            .map_err(|status| match status.code() {
-                Code::NotFound => CatalogError::NotFound,
-                // A refused connection is UNAVAILABLE; tonic reports its
-                // own timeouts as CANCELLED.
-                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-                    CatalogError::Unavailable(status)
-                }
-                _ => CatalogError::Failed(status),
-            })?
+            .map_err(classify)?
             .into_inner();
         UnitPrice::new(found.price).ok_or(CatalogError::InvalidPrice(product, found.price))
+    }
+}
+
+/// What products' failed answer means for the order being placed.
+fn classify(status: Status) -> CatalogError {
+    match status.code() {
+        Code::NotFound => CatalogError::NotFound,
+        // A refused connection and products' own "my database is away" are
+        // UNAVAILABLE; tonic reports its own timeouts as CANCELLED.
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+            CatalogError::Unavailable(status)
+        }
+        _ => CatalogError::Failed(status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn products_away_or_saying_it_is_away_is_unavailable() {
+        for status in [
+            Status::unavailable("the products database is temporarily unavailable"),
+            Status::deadline_exceeded("no answer"),
+            Status::cancelled("timeout expired"),
+        ] {
+            assert!(matches!(classify(status), CatalogError::Unavailable(_)));
+        }
+    }
+
+    #[test]
+    fn an_unknown_product_is_not_found_and_other_refusals_are_failures() {
+        assert!(matches!(
+            classify(Status::not_found("no such product")),
+            CatalogError::NotFound
+        ));
+        for status in [
+            Status::internal("internal error"),
+            Status::unauthenticated("sign in first"),
+        ] {
+            assert!(matches!(classify(status), CatalogError::Failed(_)));
+        }
     }
 }

@@ -21,6 +21,11 @@ pub const MAX_WAIT_VAR: &str = "SYNCCHAIN_ORDER_MAX_WAIT";
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
 /// No request should hold a connection open for longer than this.
 const LONGEST_MAX_WAIT: Duration = Duration::from_secs(60);
+pub const RESEND_AFTER_VAR: &str = "SYNCCHAIN_ORDER_RESEND_AFTER";
+pub const DEFAULT_RESEND_AFTER: Duration = Duration::from_secs(30);
+/// The sweep runs every half of the resend delay; below this it would
+/// only keep the database busy.
+const SHORTEST_RESEND_AFTER: Duration = Duration::from_millis(100);
 
 /// Everything the orders service needs to run.
 #[derive(Debug, Clone)]
@@ -31,6 +36,9 @@ pub struct Config {
     pub products_url: String,
     /// `SYNCCHAIN_ORDER_MAX_WAIT` (10 s): the cap on `PlaceOrderRequest.wait_ms`.
     pub max_wait: Duration,
+    /// `SYNCCHAIN_ORDER_RESEND_AFTER` (30 s): how long an order may stay
+    /// PENDING, unchanged, before its `orders.placed` is sent again.
+    pub resend_after: Duration,
     pub database: DatabaseConfig,
     pub events: EventsConfig,
     /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
@@ -67,6 +75,13 @@ impl Config {
         if max_wait > LONGEST_MAX_WAIT {
             return Err(ConfigError::new(MAX_WAIT_VAR, "must be at most 60 s"));
         }
+        let resend_after = env.duration(RESEND_AFTER_VAR, DEFAULT_RESEND_AFTER)?;
+        if resend_after < SHORTEST_RESEND_AFTER {
+            return Err(ConfigError::new(
+                RESEND_AFTER_VAR,
+                "must be at least 100 ms",
+            ));
+        }
         let database = DatabaseConfig::from_env(env)?;
         // The outbox relay and the change listener each hold one connection.
         if database.max_connections < 3 {
@@ -76,6 +91,7 @@ impl Config {
             addr: env.string("SYNCCHAIN_ORDERS_ADDR", DEFAULT_ADDR),
             products_url,
             max_wait,
+            resend_after,
             database,
             events: EventsConfig::from_env(env)?,
             jwt_secret,
@@ -109,6 +125,7 @@ mod tests {
         assert_eq!(config.addr, DEFAULT_ADDR);
         assert_eq!(config.products_url, DEFAULT_PRODUCTS_URL);
         assert_eq!(config.max_wait, Duration::from_secs(10));
+        assert_eq!(config.resend_after, Duration::from_secs(30));
         assert_eq!(config.database.max_connections, 10);
         assert_eq!(
             config.database.options.get_database(),
@@ -130,6 +147,9 @@ mod tests {
             (PRODUCTS_URL_VAR, "products:50052"),
             (MAX_WAIT_VAR, "soon"),
             (MAX_WAIT_VAR, "61"),
+            (RESEND_AFTER_VAR, "later"),
+            (RESEND_AFTER_VAR, "0"),
+            (RESEND_AFTER_VAR, "99ms"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");
@@ -140,6 +160,12 @@ mod tests {
     fn the_wait_cap_reads_milliseconds() {
         let config = Config::from_env(&env(&[(MAX_WAIT_VAR, "250ms")])).unwrap();
         assert_eq!(config.max_wait, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn the_resend_delay_reads_milliseconds() {
+        let config = Config::from_env(&env(&[(RESEND_AFTER_VAR, "200ms")])).unwrap();
+        assert_eq!(config.resend_after, Duration::from_millis(200));
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::time::Duration;
 use futures::{StreamExt, stream::BoxStream};
 use syncchain_platform::{
     auth::TokenKeys,
-    grpc::{chain, internal, invalid_argument, require_caller, timestamp, token},
+    grpc::{
+        database_failure, internal, invalid_argument, require_caller, timestamp, token, unavailable,
+    },
 };
 use syncchain_proto::orders::v1 as proto;
 use tonic::{Request, Response, Status};
@@ -170,26 +172,12 @@ fn status(context: &'static str, error: OrdersError) -> Status {
         }
         OrdersError::Forbidden => Status::permission_denied(error.to_string()),
         OrdersError::NotCancellable(_) => Status::failed_precondition(error.to_string()),
-        OrdersError::ProductsUnavailable(_) => {
-            tracing::warn!(error = %chain(&error), context, "products service unavailable");
-            Status::unavailable(error.to_string())
+        OrdersError::ProductsUnavailable(_) => unavailable(context, "the products service", &error),
+        OrdersError::Database(ref cause) => {
+            database_failure(context, "the orders database", cause, &error)
         }
-        OrdersError::Database(ref e) if database_unreachable(e) => {
-            tracing::warn!(error = %chain(&error), context, "orders database unavailable");
-            Status::unavailable("the orders database is unavailable; try again shortly")
-        }
-        OrdersError::Products(_) | OrdersError::Database(_) | OrdersError::Event(_) => {
-            internal(context, &error)
-        }
+        OrdersError::Products(_) | OrdersError::Event(_) => internal(context, &error),
     }
-}
-
-/// Failures that mean the database is away rather than a query is wrong.
-fn database_unreachable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-    )
 }
 
 fn to_proto(order: Order) -> proto::Order {

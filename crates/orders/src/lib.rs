@@ -5,8 +5,9 @@
 //! Layers, outside in: [`grpc`] turns wire messages into [`domain`] types
 //! and errors into statuses; [`ordering`] holds the rules (who may do what,
 //! which event a change emits) and asks products for prices through
-//! [`catalog`]; [`saga`] applies products' answers; `storage` holds every
-//! SQL statement; [`watch`] tells waiting requests when an order changed.
+//! [`catalog`]; [`saga`] applies products' answers; [`resend`] announces
+//! again orders whose answer never came; `storage` holds every SQL
+//! statement; [`watch`] tells waiting requests when an order changed.
 //! The [`Application`] wires them to Postgres, NATS and a listener.
 
 // Tests may unwrap: a panic there is the failure report.
@@ -21,6 +22,7 @@ pub mod error;
 mod events;
 pub mod grpc;
 pub mod ordering;
+pub mod resend;
 pub mod saga;
 mod storage;
 pub mod watch;

@@ -8,6 +8,8 @@
 //! [`CHANGED_CHANNEL`] in the same transaction, so waiters hear of the
 //! change exactly when it commits.
 
+use std::time::Duration;
+
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
@@ -117,6 +119,43 @@ pub async fn list(
         .push_bind(limit);
     let rows = query.build().fetch_all(executor).await?;
     rows.iter().map(order_from).collect()
+}
+
+/// Up to `limit` PENDING orders unchanged for longer than `older_than`,
+/// oldest first, locked until the transaction ends. Rows another
+/// transaction holds (another instance's sweep, a settlement in progress)
+/// are skipped, not waited for.
+pub async fn lock_stale_pending(
+    conn: &mut PgConnection,
+    older_than: Duration,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let micros = i64::try_from(older_than.as_micros()).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders
+         WHERE status = $1 AND updated_at < now() - $2 * interval '1 microsecond'
+         ORDER BY updated_at
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(OrderStatus::Pending.as_str())
+        .bind(micros)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(order_from).collect()
+}
+
+/// Marks (locked) orders as just looked at, so the next sweep leaves them
+/// alone for another while.
+pub async fn touch(conn: &mut PgConnection, ids: &[OrderId]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    sqlx::query("UPDATE orders SET updated_at = now() WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Moves order `id` along `transition` if it is still in the status the

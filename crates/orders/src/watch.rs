@@ -12,7 +12,9 @@
 //! race with a change that committed before they listened. Whenever
 //! notifications may have been missed (the listening connection was lost
 //! and is back, or a waiter fell behind) everyone is woken to re-read.
-//! When the service shuts down, every waiter is released.
+//! When the service shuts down, every waiter is released at once (so the
+//! server can drain), while the listener itself runs until the background
+//! work stops, after the last request.
 
 use std::time::Duration;
 
@@ -40,6 +42,7 @@ enum Signal {
 #[derive(Clone)]
 pub struct Changes {
     sender: broadcast::Sender<Signal>,
+    /// Releases the waiters.
     shutdown: Shutdown,
 }
 
@@ -78,14 +81,14 @@ impl Changes {
     }
 
     /// Listens on one connection of `pool` and fans notifications out until
-    /// shutdown; reconnects with backoff whenever the connection is lost.
-    pub async fn run(self, pool: PgPool) {
+    /// `stop` fires; reconnects with backoff whenever the connection is lost.
+    pub async fn run(self, pool: PgPool, stop: Shutdown) {
         let mut delay = RETRY_MIN;
         let mut failures: u32 = 0;
         tracing::info!("order change listener started");
         loop {
             let connected = tokio::select! {
-                () = self.shutdown.cancelled() => break,
+                () = stop.cancelled() => break,
                 connected = listen(&pool) => connected,
             };
             match connected {
@@ -97,7 +100,7 @@ impl Changes {
                     delay = RETRY_MIN;
                     // Whatever changed while nobody listened.
                     self.broadcast(Signal::Everything);
-                    if self.forward(&mut listener).await {
+                    if self.forward(&mut listener, &stop).await {
                         break;
                     }
                 }
@@ -107,7 +110,7 @@ impl Changes {
                         tracing::warn!(error = %chain(&error), "order change listener cannot listen, retrying with backoff");
                     }
                     tokio::select! {
-                        () = self.shutdown.cancelled() => break,
+                        () = stop.cancelled() => break,
                         () = tokio::time::sleep(delay) => {}
                     }
                     delay = (delay * 2).min(RETRY_MAX);
@@ -117,12 +120,12 @@ impl Changes {
         tracing::info!("order change listener stopped");
     }
 
-    /// Forwards notifications until the connection is lost (`false`) or the
-    /// service stops (`true`).
-    async fn forward(&self, listener: &mut PgListener) -> bool {
+    /// Forwards notifications until the connection is lost (`false`) or
+    /// `stop` fires (`true`).
+    async fn forward(&self, listener: &mut PgListener, stop: &Shutdown) -> bool {
         loop {
             let received = tokio::select! {
-                () = self.shutdown.cancelled() => return true,
+                () = stop.cancelled() => return true,
                 received = listener.try_recv() => received,
             };
             match received {

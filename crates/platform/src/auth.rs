@@ -118,6 +118,10 @@ pub struct Claims {
     pub role: Role,
     pub iss: String,
     pub iat: i64,
+    /// `iat` in milliseconds, so a session cut-off (after a role change)
+    /// can tell a token issued just before it from one issued just after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
     pub exp: i64,
     pub jti: Uuid,
 }
@@ -129,6 +133,8 @@ pub struct Caller {
     pub role: Role,
     pub token_id: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// When the token was issued.
+    pub issued_at: DateTime<Utc>,
 }
 
 impl Caller {
@@ -207,6 +213,7 @@ impl TokenKeys {
             role,
             iss: ISSUER.to_owned(),
             iat: now.timestamp(),
+            iat_ms: Some(now.timestamp_millis()),
             exp: expires_at.timestamp(),
             jti: Uuid::new_v4(),
         };
@@ -239,6 +246,11 @@ fn caller_of(claims: &Claims) -> Caller {
         role: claims.role,
         token_id: claims.jti,
         expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
+        issued_at: claims
+            .iat_ms
+            .and_then(DateTime::from_timestamp_millis)
+            .or_else(|| DateTime::from_timestamp(claims.iat, 0))
+            .unwrap_or_default(),
     }
 }
 
@@ -288,6 +300,7 @@ mod tests {
             role: Role::Customer,
             iss: ISSUER.into(),
             iat: now - 120,
+            iat_ms: None,
             exp: now - 60,
             jti: Uuid::new_v4(),
         };

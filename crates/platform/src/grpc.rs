@@ -2,7 +2,10 @@
 //! `authorization` metadata entry; a bad-input status names its field in the
 //! `x-syncchain-field` entry so the gateway can report it; an internal
 //! failure is logged once, here, with its cause chain, and only a generic
-//! message crosses the wire.
+//! message crosses the wire. A dependency that is away (a database that
+//! cannot be reached, another service that does not answer) is not our
+//! fault and not permanent: it is UNAVAILABLE, which the caller may retry,
+//! logged once as a warning.
 
 use chrono::{DateTime, Utc};
 use tonic::{Status, metadata::MetadataMap};
@@ -84,6 +87,53 @@ pub fn internal(context: &'static str, error: &(dyn std::error::Error + 'static)
     Status::internal("internal error")
 }
 
+/// Logs a dependency that is away with the cause chain and returns
+/// UNAVAILABLE naming it (`"the products service"`, `"the orders database"`),
+/// never the cause.
+pub fn unavailable(
+    context: &'static str,
+    dependency: &'static str,
+    error: &(dyn std::error::Error + 'static),
+) -> Status {
+    tracing::warn!(error = %chain(error), context, dependency, "dependency unavailable");
+    Status::unavailable(format!(
+        "{dependency} is temporarily unavailable; try again shortly"
+    ))
+}
+
+/// The status of a failed statement on the service's own database
+/// (`database` names it, e.g. `"the users database"`): UNAVAILABLE when the
+/// database is away ([`is_unavailable`]), otherwise an internal failure.
+/// `error` is what to log: the service's error that wraps `cause`.
+pub fn database_failure(
+    context: &'static str,
+    database: &'static str,
+    cause: &sqlx::Error,
+    error: &(dyn std::error::Error + 'static),
+) -> Status {
+    if is_unavailable(cause) {
+        unavailable(context, database, error)
+    } else {
+        internal(context, error)
+    }
+}
+
+/// Whether a database failure means the database is away (unreachable, the
+/// connection lost, no connection free in time, the server shutting down or
+/// not yet accepting connections) rather than a statement being wrong: the
+/// same statement may well succeed shortly.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        // SQLSTATE class 08 (connection exception); 57P01-57P03: the server
+        // is shutting down, crashed, or cannot accept connections yet.
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
 /// `outer: middle: inner`, for logging.
 pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
@@ -94,4 +144,51 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_that_is_away_is_unavailable() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for error in [
+            sqlx::Error::Io(refused),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+        ] {
+            assert!(is_unavailable(&error), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_statement_that_fails_on_its_own_is_not_unavailable() {
+        for error in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::ColumnNotFound("stock".into()),
+            sqlx::Error::Protocol("unexpected message".into()),
+        ] {
+            assert!(!is_unavailable(&error), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unavailable_database_is_unavailable_and_says_nothing_of_the_cause() {
+        let cause = sqlx::Error::PoolTimedOut;
+        let status = database_failure("test", "the test database", &cause, &cause);
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "the test database is temporarily unavailable; try again shortly"
+        );
+    }
+
+    #[test]
+    fn any_other_database_failure_is_internal_and_says_nothing_of_the_cause() {
+        let cause = sqlx::Error::RowNotFound;
+        let status = database_failure("test", "the test database", &cause, &cause);
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(status.message(), "internal error");
+    }
 }

@@ -1,8 +1,12 @@
 //! How a service runs: the server on the caller's listener until the
 //! shutdown token fires (in-flight requests finish), with its background
-//! work (outbox relay, consumers, connections) beside it. The background
-//! stops after the server, on a child token, so it also stops when serving
-//! fails, and each task is awaited so nothing is cut off mid-message.
+//! work (outbox relay, consumers, connections) beside it.
+//!
+//! The background has a token of its own, not a child of the shutdown
+//! token: a request still in flight when shutdown begins may need it (its
+//! outbox row published, its saga answer consumed), so it is stopped only
+//! once the server has returned, whether serving ended by shutdown or by
+//! failure, and each task is awaited so nothing is cut off mid-message.
 
 use std::future::Future;
 
@@ -29,19 +33,18 @@ pub async fn serve(
         .with_context(|| format!("the {service} service stopped serving"))
 }
 
-/// Tasks that run beside the server and stop after it.
+/// Tasks that run beside the server and stop after it: when
+/// [`Background::stop`] is called, or when the `Background` is dropped
+/// (the service's future abandoned), never when the shutdown token fires.
+#[derive(Default)]
 pub struct Background {
     stop: Shutdown,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
 
 impl Background {
-    /// Tasks stopped by [`Background::stop`], or when `shutdown` fires.
-    pub fn new(shutdown: &Shutdown) -> Self {
-        Self {
-            stop: shutdown.child_token(),
-            tasks: Vec::new(),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Spawns `task`, handing it the token that tells it to stop.
@@ -55,13 +58,21 @@ impl Background {
     }
 
     /// Tells every task to stop and waits until each has.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.stop.cancel();
-        for (task, handle) in self.tasks {
+        for (task, handle) in std::mem::take(&mut self.tasks) {
             if let Err(error) = handle.await {
                 tracing::error!(task, %error, "background task failed");
             }
         }
+    }
+}
+
+/// Abandoned without [`Background::stop`]: the tasks are told to stop
+/// rather than left running unowned.
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 
@@ -76,9 +87,8 @@ mod tests {
 
     #[tokio::test]
     async fn stopping_the_background_waits_for_each_task_to_finish() {
-        let shutdown = Shutdown::new();
         let finished = Arc::new(AtomicBool::new(false));
-        let mut background = Background::new(&shutdown);
+        let mut background = Background::new();
         let flag = finished.clone();
         background.spawn("worker", |stop| async move {
             stop.cancelled().await;
@@ -89,6 +99,40 @@ mod tests {
         background.stop().await;
 
         assert!(finished.load(Ordering::SeqCst));
-        assert!(!shutdown.is_cancelled(), "only the background was stopped");
+    }
+
+    #[tokio::test]
+    async fn the_background_keeps_running_while_the_server_drains_after_shutdown() {
+        let shutdown = Shutdown::new();
+        let mut background = Background::new();
+        let (told, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        background.spawn("worker", |stop| async move {
+            stop.cancelled().await;
+            let _ = told.send(());
+        });
+
+        shutdown.cancel();
+        tokio::task::yield_now().await;
+
+        assert!(
+            stopped.try_recv().is_err(),
+            "the worker stopped with the shutdown token"
+        );
+        background.stop().await;
+        assert!(stopped.try_recv().is_ok());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_background_tells_its_tasks_to_stop() {
+        let mut background = Background::new();
+        let (told, stopped) = tokio::sync::oneshot::channel::<()>();
+        background.spawn("worker", |stop| async move {
+            stop.cancelled().await;
+            let _ = told.send(());
+        });
+
+        drop(background);
+
+        assert!(stopped.await.is_ok());
     }
 }

@@ -122,7 +122,7 @@ impl Application {
             shutdown,
             ..
         } = self;
-        let mut background = Background::new(&shutdown);
+        let mut background = Background::new();
         background.spawn("outbox relay", |stop| relay.run(stop));
         background.spawn("redis cache", |stop| cache.run(stop));
         for consumer in consumers {

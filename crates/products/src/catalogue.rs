@@ -144,7 +144,11 @@ impl Catalogue {
         Ok(product)
     }
 
-    /// Adds `quantity` items to a product's stock.
+    /// Adds `quantity` items to a product's stock, as long as the stock,
+    /// with what is reserved for orders and may come back, still fits the
+    /// API's `Int`. The product row is locked first, and a reservation or
+    /// a release changes that row in its own transaction, so the count of
+    /// reserved items cannot change under the check.
     #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, product.id = %id, quantity = quantity.get()))]
     pub async fn restock(
         &self,
@@ -152,8 +156,9 @@ impl Catalogue {
         id: ProductId,
         quantity: Quantity,
     ) -> Result<Product, ProductsError> {
-        let (tx, current) = self.lock_for_change(caller, id).await?;
-        let stock = Stock::restocked(current.stock, quantity)?;
+        let (mut tx, current) = self.lock_for_change(caller, id).await?;
+        let held = storage::held_for_orders(&mut *tx, id).await?;
+        let stock = Stock::restocked(current.stock, held, quantity)?;
         let wanted = Product {
             stock: stock.get(),
             ..current

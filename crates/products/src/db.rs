@@ -16,8 +16,5 @@ pub async fn connect(database: &DatabaseConfig) -> Result<PgPool, DependencyErro
 
 /// Applies the events crate's migrations, then the products service's own.
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
-    syncchain_events::migrate(pool).await?;
-    let mut migrator = sqlx::migrate!("./migrations");
-    migrator.set_ignore_missing(true);
-    migrator.run(pool).await
+    syncchain_events::migrate_with(pool, sqlx::migrate!("./migrations")).await
 }

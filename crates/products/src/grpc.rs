@@ -2,12 +2,13 @@
 //! token is verified here (writes only: reading the catalogue needs no
 //! identity, so a forwarded token is not even looked at), and each
 //! [`ProductsError`] becomes a [`Status`] here, exactly once: bad input
-//! names its field as clients know it, unexpected failures are logged with
-//! their cause chain and cross the wire as a bare "internal error".
+//! names its field as clients know it, a database that is away is
+//! UNAVAILABLE, and unexpected failures are logged with their cause chain
+//! and cross the wire as a bare "internal error".
 
 use syncchain_platform::{
     auth::{Caller, TokenKeys},
-    grpc::{internal, invalid_argument, require_caller, timestamp},
+    grpc::{database_failure, internal, invalid_argument, require_caller, timestamp},
 };
 use syncchain_proto::products::v1 as proto;
 use tonic::{Request, Response, Status, metadata::MetadataMap};
@@ -171,7 +172,10 @@ fn respond<T>(
         ProductsError::Invalid(e) => invalid_argument(e.field, e.to_string()),
         ProductsError::NotFound => Status::not_found(error.to_string()),
         ProductsError::Forbidden => Status::permission_denied(error.to_string()),
-        ProductsError::Database(_) | ProductsError::Event(_) => internal(context, &error),
+        ProductsError::Database(ref cause) => {
+            database_failure(context, "the products database", cause, &error)
+        }
+        ProductsError::Event(_) => internal(context, &error),
     })
 }
 

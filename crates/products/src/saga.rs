@@ -15,6 +15,14 @@
 //! reservation row keyed by order also stops a second `orders.placed` for
 //! the same order (another event id), so an order reserves at most once and
 //! is released at most once.
+//!
+//! A second `orders.placed` is how orders asks again when an answer never
+//! reached it (its sweep of stale PENDING orders), so it is answered: a
+//! reservation still held is announced again as `stock.reserved`, with what
+//! was reserved. A refusal is not recorded, so it is simply decided again
+//! (and may now succeed; orders gives back stock reserved for an order it
+//! already rejected). A reservation already released needs no answer: only
+//! an order orders has settled is ever cancelled.
 
 use sqlx::{PgConnection, Postgres, Transaction};
 use syncchain_events::{
@@ -28,7 +36,10 @@ use syncchain_events::{
     streams,
 };
 
-use crate::{domain::ProductId, storage};
+use crate::{
+    domain::ProductId,
+    storage::{self, Reservation},
+};
 
 /// The durable consumer's name, shared by every instance.
 pub const CONSUMER: &str = "products";
@@ -74,9 +85,8 @@ async fn reserve(
             order.order_id, order.quantity
         )));
     }
-    if storage::reservation_exists(&mut *conn, order.order_id).await? {
-        tracing::info!("order already has a reservation, nothing to do");
-        return Ok(None);
+    if let Some(reservation) = storage::reservation(&mut *conn, order.order_id).await? {
+        return answer_again(conn, order, reservation).await;
     }
     let product = ProductId::from(order.product_id);
     let event = match storage::take_stock(conn, product, order.quantity).await? {
@@ -107,6 +117,31 @@ async fn reserve(
         }
     };
     Ok(Some(event))
+}
+
+/// The answer to an order placed again that already has its reservation.
+async fn answer_again(
+    conn: &mut PgConnection,
+    order: &OrderPlacedV1,
+    reservation: Reservation,
+) -> Result<Option<Outgoing>, HandlerError> {
+    if !reservation.held {
+        tracing::info!("order placed again after its reservation was released, nothing to do");
+        return Ok(None);
+    }
+    let remaining = storage::stock_of(&mut *conn, reservation.product_id)
+        .await?
+        .unwrap_or(0);
+    tracing::info!(
+        reserved = reservation.quantity,
+        "order placed again, stock.reserved sent again"
+    );
+    Ok(Some(Envelope::new(&StockReservedV1 {
+        order_id: order.order_id,
+        product_id: reservation.product_id.as_uuid(),
+        quantity: reservation.quantity,
+        remaining,
+    })))
 }
 
 #[tracing::instrument(skip_all, fields(order.id = %order.order_id))]

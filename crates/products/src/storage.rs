@@ -151,15 +151,48 @@ pub async fn stock_of(
         .await
 }
 
-/// Whether stock was ever reserved for this order (released or not).
-pub async fn reservation_exists(
+/// Stock reserved for an order, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    pub product_id: ProductId,
+    pub quantity: i64,
+    /// Still set aside (RESERVED), not yet given back (RELEASED).
+    pub held: bool,
+}
+
+/// The stock ever reserved for this order, released or not.
+pub async fn reservation(
     executor: impl PgExecutor<'_>,
     order_id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reservations WHERE order_id = $1)")
-        .bind(order_id)
-        .fetch_one(executor)
-        .await
+) -> Result<Option<Reservation>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT product_id, quantity, status FROM reservations WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(executor)
+            .await?;
+    row.map(|row| {
+        Ok(Reservation {
+            product_id: ProductId::from(row.try_get::<Uuid, _>("product_id")?),
+            quantity: row.try_get("quantity")?,
+            held: row.try_get::<&str, _>("status")? == "RESERVED",
+        })
+    })
+    .transpose()
+}
+
+/// The items of a product still held by RESERVED reservations: stock that
+/// comes back to the shelf when those orders are cancelled.
+pub async fn held_for_orders(
+    executor: impl PgExecutor<'_>,
+    id: ProductId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(SUM(quantity), 0)::bigint FROM reservations
+         WHERE product_id = $1 AND status = 'RESERVED'",
+    )
+    .bind(id.as_uuid())
+    .fetch_one(executor)
+    .await
 }
 
 /// Records stock taken for an order. A second reservation for the same

@@ -3,8 +3,15 @@
 //! own code (role change and its event in one transaction) and needs only
 //! the users database settings: no JWT secret, no running service. With no
 //! settings at all it reaches the database `syncchain dev` uses.
+//!
+//! After a change it ends the user's sessions (a cut-off in Redis that the
+//! gateway checks), since tokens carry the role: a demoted admin must not
+//! stay an admin until their token expires. If Redis cannot be reached the
+//! change still stands and the command says what that means.
 
-use syncchain_platform::{auth::Role, config::Env};
+use std::time::Duration;
+
+use syncchain_platform::{auth::Role, config::Env, deps};
 
 use crate::cli::AdminCommand;
 
@@ -17,11 +24,25 @@ pub async fn run(command: AdminCommand, env: Env) -> anyhow::Result<()> {
     let change = syncchain_users::admin::set_role_by_email_in(&database, &email, role).await?;
     if change.changed() {
         println!(
-            "{email} is now {} (was {}); new tokens carry the new role, so sign in again",
+            "{email} is now {} (was {}); their current sessions have ended, so they sign in again",
             change.to, change.from
         );
+        if let Err(error) = end_sessions(&env, change.user_id.as_uuid()).await {
+            eprintln!(
+                "warning: could not end their current sessions ({error:#}); tokens issued before now keep the old role until they expire"
+            );
+        }
     } else {
         println!("{email} already is {}; nothing changed", change.to);
     }
+    Ok(())
+}
+
+async fn end_sessions(env: &Env, user_id: uuid::Uuid) -> anyhow::Result<()> {
+    let url = env.string("SYNCCHAIN_REDIS_URL", "redis://127.0.0.1:6379");
+    let prefix = env.string("SYNCCHAIN_REDIS_PREFIX", "syncchain");
+    let ttl = env.duration("SYNCCHAIN_TOKEN_TTL", Duration::from_secs(3600))?;
+    let redis = deps::connect_redis(&url, "SYNCCHAIN_REDIS_URL").await?;
+    syncchain_gateway::auth::end_sessions(&redis, &prefix, user_id, ttl).await?;
     Ok(())
 }

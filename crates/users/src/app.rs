@@ -97,7 +97,7 @@ impl Application {
             shutdown,
             ..
         } = self;
-        let mut background = Background::new(&shutdown);
+        let mut background = Background::new();
         background.spawn("outbox relay", |stop| relay.run(stop));
 
         let served = serve("users", listener, router, shutdown).await;

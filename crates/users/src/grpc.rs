@@ -1,12 +1,12 @@
 //! The gRPC edge. Wire messages become domain types here, the caller's
 //! token is verified here, and each [`UsersError`] becomes a [`Status`]
-//! here, exactly once: bad input names its field (as clients know it),
-//! unexpected failures are logged with their cause chain and cross the wire
-//! as a bare "internal error".
+//! here, exactly once: bad input names its field (as clients know it), a
+//! database that is away is UNAVAILABLE, and unexpected failures are logged
+//! with their cause chain and cross the wire as a bare "internal error".
 
 use syncchain_platform::{
     auth::{Role, TokenKeys},
-    grpc::{FIELD, internal, invalid_argument, require_caller, timestamp},
+    grpc::{FIELD, database_failure, internal, invalid_argument, require_caller, timestamp},
 };
 use syncchain_proto::users::v1 as proto;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
@@ -155,9 +155,10 @@ fn respond<T>(context: &'static str, result: Result<T, UsersError>) -> Result<Re
         UsersError::NotFound => Status::not_found(error.to_string()),
         UsersError::Forbidden => Status::permission_denied(error.to_string()),
         UsersError::InvalidCredentials => Status::unauthenticated(error.to_string()),
-        UsersError::Database(_) | UsersError::Password(_) | UsersError::Event(_) => {
-            internal(context, &error)
+        UsersError::Database(ref cause) => {
+            database_failure(context, "the users database", cause, &error)
         }
+        UsersError::Password(_) | UsersError::Event(_) => internal(context, &error),
     })
 }
 

@@ -1,8 +1,20 @@
 //! One message, start to end: decode, apply in a transaction with its
-//! processed-event record, then acknowledge, retry later, or park. The
-//! database being away is the one failure that holds the message instead
-//! (parking needs the database too); everything else settles it.
-
+//! processed-event record, then acknowledge, retry later, or park.
+//!
+//! The database being away is the one failure that holds the message
+//! instead of settling it, whether `BEGIN` failed or the handler lost its
+//! connection ([`is_connection_error`]): it says nothing about the event,
+//! and parking needs the database too. A held message gets progress acks,
+//! never a nak, so its delivery count does not move.
+//!
+//! The delivery count still rises without any handler failure: when a
+//! process dies holding messages (a crash loop during a database outage)
+//! and while pulled messages wait behind a held one. So a message delivered
+//! more than `max_deliver` times is not parked on sight: it is handled once
+//! more and parked only if that attempt fails too. A poison message is
+//! still parked by its own failures; the cost is that a message which kills
+//! the process outright (an abort, not a panic, which is caught) is retried
+//! on every redelivery, and says so in the log.
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use async_nats::jetstream::{self, AckKind};
@@ -14,11 +26,23 @@ use super::{Consumer, HandlerError};
 use crate::{
     Envelope,
     dead_letter::{self, Parked},
-    retry::{Backoff, chain},
+    handler::is_connection_error,
+    retry::Backoff,
 };
 
 /// The longest a failed message waits before its next delivery.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// The database did not answer: hold the message and try again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+struct Unavailable(anyhow::Error);
+
+impl From<sqlx::Error> for Unavailable {
+    fn from(error: sqlx::Error) -> Self {
+        Self(error.into())
+    }
+}
 
 /// What became of one message's transaction.
 enum Applied {
@@ -49,10 +73,12 @@ impl Consumer {
         );
         async {
             if delivered > self.config.max_deliver {
-                let reason = format!("delivered {delivered} times without being settled");
-                return self
-                    .park(&message, Some(&envelope), &reason, delivered, shutdown)
-                    .await;
+                // Crashes and held batches raise the count too: see the
+                // module docs. A failure of this attempt parks it.
+                tracing::warn!(
+                    max_deliver = self.config.max_deliver,
+                    "message delivered more often than its budget, handling it once more"
+                );
             }
             let Some(applied) = self
                 .with_database(&message, shutdown, || self.apply(&envelope))
@@ -71,7 +97,10 @@ impl Consumer {
                         .await;
                 }
                 Applied::Failed(error) if delivered >= self.config.max_deliver => {
-                    let reason = format!("failed {delivered} times, last: {}", error.reason());
+                    let reason = format!(
+                        "delivered {delivered} times, last failure: {}",
+                        error.reason()
+                    );
                     self.park(&message, Some(&envelope), &reason, delivered, shutdown)
                         .await;
                 }
@@ -87,8 +116,9 @@ impl Consumer {
     }
 
     /// One transaction: record the event as processed, run the handler,
-    /// commit. `Err` only for the database itself.
-    async fn apply(&self, envelope: &Envelope) -> Result<Applied, sqlx::Error> {
+    /// commit. `Err` only for the database itself, also when the handler
+    /// is the one that found it away.
+    async fn apply(&self, envelope: &Envelope) -> Result<Applied, Unavailable> {
         let mut tx = self.pool.begin().await?;
         let recorded = sqlx::query(
             "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
@@ -119,20 +149,42 @@ impl Consumer {
         match handled {
             Ok(()) => match tx.commit().await {
                 Ok(()) => Ok(Applied::Done),
+                // Whether it committed is unknown; the retry finds the
+                // processed-event record if it did.
+                Err(error) if is_connection_error(&error) => Err(error.into()),
                 // Refused at commit (a deferred constraint): a failure of
                 // this event, not of the database, so it counts towards
                 // the delivery budget instead of holding the consumer.
                 Err(sqlx::Error::Database(error)) => Ok(Applied::Failed(HandlerError::Transient(
                     anyhow::Error::new(sqlx::Error::Database(error)).context("commit refused"),
                 ))),
-                Err(error) => Err(error),
+                Err(error) => Err(error.into()),
             },
             Err(error) => {
                 // Dropping the transaction rolls it back too; this just
                 // returns the connection sooner.
                 let _ = tx.rollback().await;
+                if self.lost_database(&error).await {
+                    return Err(Unavailable(
+                        anyhow::Error::new(error).context("event handler lost the database"),
+                    ));
+                }
                 Ok(Applied::Failed(error))
             }
+        }
+    }
+
+    /// Whether the handler failed because the database is away rather than
+    /// because of the event.
+    async fn lost_database(&self, error: &HandlerError) -> bool {
+        match error.database_error() {
+            Some(error) if is_connection_error(error) => true,
+            // A broken connection, or a statement the driver cannot send:
+            // a fresh connection tells them apart.
+            Some(sqlx::Error::Protocol(_)) => {
+                sqlx::query("SELECT 1").execute(&self.pool).await.is_err()
+            }
+            _ => false,
         }
     }
 
@@ -157,7 +209,8 @@ impl Consumer {
         let stored = self
             .with_database(message, shutdown, move || async move {
                 let mut conn = self.pool.acquire().await?;
-                dead_letter::park(&mut conn, parked).await
+                dead_letter::park(&mut conn, parked).await?;
+                Ok::<(), Unavailable>(())
             })
             .await;
         if stored.is_some() {
@@ -183,7 +236,7 @@ impl Consumer {
     ) -> Option<T>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, sqlx::Error>>,
+        Fut: Future<Output = Result<T, Unavailable>>,
     {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut failures: u32 = 0;
@@ -198,7 +251,7 @@ impl Consumer {
                 Err(error) => {
                     failures += 1;
                     if failures == 1 {
-                        tracing::warn!(consumer = %self.config.name, error = %chain(&error), "consumer database error, holding the message and retrying");
+                        tracing::warn!(consumer = %self.config.name, error = %error, "consumer database error, holding the message and retrying");
                     }
                     settle(message, AckKind::Progress).await;
                     tokio::select! {

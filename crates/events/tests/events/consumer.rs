@@ -23,11 +23,11 @@ use uuid::Uuid;
 
 use crate::support::{Setup, WAIT, registered, setup, setup_on};
 
-const NAME: &str = "test-consumer";
-const MAX_DELIVER: i64 = 3;
+pub const NAME: &str = "test-consumer";
+pub const MAX_DELIVER: i64 = 3;
 
 /// Records the event, then succeeds or fails as its role says.
-struct Recorder;
+pub struct Recorder;
 
 #[async_trait]
 impl Handler for Recorder {
@@ -53,14 +53,14 @@ impl Handler for Recorder {
     }
 }
 
-struct Running {
+pub struct Running {
     shutdown: Shutdown,
     task: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops the consumer and checks that it returns promptly.
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(WAIT, self.task)
             .await
@@ -70,6 +70,12 @@ impl Running {
 }
 
 async fn start(setup: &Setup) -> Running {
+    start_with(setup, setup.pool.clone(), Recorder).await
+}
+
+/// Creates the `applied` table, then runs a consumer with `handler` on
+/// `pool` (the test database, maybe through a proxy).
+pub async fn start_with(setup: &Setup, pool: PgPool, handler: impl Handler + 'static) -> Running {
     sqlx::query("CREATE TABLE applied (event_id uuid NOT NULL, role text NOT NULL)")
         .execute(&setup.pool)
         .await
@@ -81,11 +87,11 @@ async fn start(setup: &Setup) -> Running {
         ..ConsumerConfig::new(NAME, streams::USERS).subject("users.>")
     };
     let consumer = Consumer::new(
-        setup.pool.clone(),
+        pool,
         setup.jetstream.clone(),
         setup.namespace.clone(),
         config,
-        Recorder,
+        handler,
     )
     .unwrap();
     let shutdown = Shutdown::new();
@@ -111,11 +117,11 @@ async fn publish(setup: &Setup, payload: impl Into<Bytes>) {
         .unwrap();
 }
 
-async fn publish_envelope(setup: &Setup, envelope: &Envelope) {
+pub async fn publish_envelope(setup: &Setup, envelope: &Envelope) {
     publish(setup, envelope.to_json().unwrap()).await;
 }
 
-async fn applied(pool: &PgPool, event_id: Uuid) -> i64 {
+pub async fn applied(pool: &PgPool, event_id: Uuid) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM applied WHERE event_id = $1")
         .bind(event_id)
         .fetch_one(pool)
@@ -123,7 +129,7 @@ async fn applied(pool: &PgPool, event_id: Uuid) -> i64 {
         .unwrap()
 }
 
-async fn processed(pool: &PgPool, event_id: Uuid) -> i64 {
+pub async fn processed(pool: &PgPool, event_id: Uuid) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM processed_events WHERE consumer = $1 AND event_id = $2",
     )
@@ -134,11 +140,11 @@ async fn processed(pool: &PgPool, event_id: Uuid) -> i64 {
     .unwrap()
 }
 
-async fn parked(pool: &PgPool) -> Vec<DeadLetter> {
+pub async fn parked(pool: &PgPool) -> Vec<DeadLetter> {
     dead_letter::list(pool, NAME).await.unwrap()
 }
 
-async fn wait_applied(setup: &Setup, event_id: Uuid) {
+pub async fn wait_applied(setup: &Setup, event_id: Uuid) {
     let done = eventually(WAIT, || async { applied(&setup.pool, event_id).await > 0 }).await;
     assert!(done, "event {event_id} was not applied");
 }

@@ -13,6 +13,8 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct Setup {
     pub pool: PgPool,
+    /// The URL of the test database.
+    pub url: String,
     pub jetstream: jetstream::Context,
     pub namespace: Namespace,
 }
@@ -28,7 +30,7 @@ pub async fn setup_on(nats_url: &str) -> Setup {
             filter,
         });
     }
-    let (pool, _) = syncchain_testkit::db::fresh_database().await;
+    let (pool, url) = syncchain_testkit::db::fresh_database().await;
     syncchain_events::migrate(&pool).await.unwrap();
     let jetstream = syncchain_testkit::jetstream(nats_url).await;
     let namespace = Namespace::new(syncchain_testkit::namespace()).unwrap();
@@ -37,6 +39,7 @@ pub async fn setup_on(nats_url: &str) -> Setup {
         .unwrap();
     Setup {
         pool,
+        url,
         jetstream,
         namespace,
     }

@@ -50,7 +50,9 @@ pub fn builder(
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_depth.max(16))
-    .limit_directives(16);
+    .limit_directives(16)
+    .extension(crate::extensions::ErrorCodes)
+    .extension(crate::extensions::SubscriptionsOnlyOnSockets);
     if introspection {
         builder
     } else {

@@ -198,9 +198,6 @@ impl OrdersMutation {
     /// the rest.
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
         caller(ctx).await?;
-        if input.quantity < 1 {
-            return Err(ApiError::bad_input("quantity", "must be at least 1"));
-        }
         let message = pb::PlaceOrderRequest {
             product_id: convert::id(&input.product_id, "productId")?,
             quantity: input.quantity.into(),
@@ -239,7 +236,11 @@ impl OrdersSubscription {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
-        caller(ctx).await?;
+        let caller = caller(ctx).await?;
+        // The stream ends when the token that opened it expires.
+        let lifetime = (caller.expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
         let id = convert::id(&id, "id")?;
         let stream = services(ctx)?
             .order_watch
@@ -248,10 +249,12 @@ impl OrdersSubscription {
             .await
             .map_err(|s| ApiError::from_status(s, "orders.WatchOrder"))?
             .into_inner();
-        Ok(stream.map(|item| {
-            item.map_err(|s| ApiError::from_status(s, "orders.WatchOrder"))
-                .and_then(Order::try_from)
-                .map_err(async_graphql::Error::from)
-        }))
+        Ok(stream
+            .map(|item| {
+                item.map_err(|s| ApiError::from_status(s, "orders.WatchOrder"))
+                    .and_then(Order::try_from)
+                    .map_err(async_graphql::Error::from)
+            })
+            .take_until(tokio::time::sleep(lifetime)))
     }
 }

@@ -206,11 +206,14 @@ impl UsersMutation {
     }
 
     /// Makes a user an admin or a customer (admins only). The user's
-    /// existing tokens keep their old role until they sign in again.
+    /// existing tokens stop working: they sign in again to get the new role.
     async fn set_user_role(&self, ctx: &Context<'_>, id: ID, role: Role) -> ApiResult<User> {
         admin(ctx).await?;
+        let id = super::convert::id(&id, "id")?;
+        let user_id =
+            uuid::Uuid::parse_str(&id).map_err(|_| ApiError::bad_input("id", "not a valid id"))?;
         let message = pb::SetRoleRequest {
-            id: super::convert::id(&id, "id")?,
+            id,
             role: pb::Role::from(role).into(),
         };
         let user = services(ctx)?
@@ -220,6 +223,9 @@ impl UsersMutation {
             .await
             .map_err(|s| ApiError::from_status(s, "users.SetRole"))?
             .into_inner();
+        super::context::revocations(ctx)?
+            .end_sessions(user_id)
+            .await?;
         Ok(user.into())
     }
 }

@@ -15,7 +15,6 @@ mod order;
 mod quantity;
 mod reaction;
 pub mod status;
-mod validation_error;
 
 pub use ids::{OrderId, ProductId};
 pub use money::{Money, UnitPrice};
@@ -23,7 +22,8 @@ pub use order::{NewOrder, Order};
 pub use quantity::Quantity;
 pub use reaction::{Reaction, react};
 pub use status::{OrderStatus, Transition, Trigger};
-pub use validation_error::ValidationError;
 
-// Orders are paged like every list, with the shared keyset cursor.
+// Orders are paged like every list, with the shared keyset cursor, and bad
+// input is reported like every service's, naming the field.
 pub use syncchain_platform::paging::{Cursor, Page, PageSize};
+pub use syncchain_platform::validation::ValidationError;

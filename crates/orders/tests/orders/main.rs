@@ -16,6 +16,7 @@ mod products_double;
 mod access;
 mod lifecycle;
 mod placing;
+mod resending;
 mod saga;
 mod saga_model;
 mod watching;

@@ -36,6 +36,11 @@ impl Drop for System {
 }
 
 async fn system() -> System {
+    system_with(&[]).await
+}
+
+/// Orders configured with `extra` variables on top of the defaults.
+async fn system_with(extra: &[(&str, &str)]) -> System {
     let namespace = syncchain_testkit::namespace();
     let secret = new_secret();
     let (_, database_url) = syncchain_testkit::db::fresh_database().await;
@@ -60,12 +65,13 @@ async fn system() -> System {
     let products_url = format!("http://{}", products.local_addr());
     tokio::spawn(products.run_until_stopped());
 
-    let orders = spawn_app_with(&[
+    let mut orders_env = vec![
         ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
         ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
         ("SYNCCHAIN_PRODUCTS_URL", products_url.as_str()),
-    ])
-    .await;
+    ];
+    orders_env.extend_from_slice(extra);
+    let orders = spawn_app_with(&orders_env).await;
     let keys = TokenKeys::new(
         &JwtSecret::new(secret.into_bytes()).unwrap(),
         Duration::from_secs(300),
@@ -215,4 +221,33 @@ async fn concurrent_orders_never_take_more_than_the_stock() {
         .count();
     assert_eq!((confirmed, rejected), (5, 15));
     assert_eq!(system.stock(&product).await, 0);
+}
+
+#[tokio::test]
+async fn an_order_whose_placement_was_lost_is_placed_again_and_confirmed() {
+    let system = system_with(&[("SYNCCHAIN_ORDER_RESEND_AFTER", "200ms")]).await;
+    let product = system.product(5).await;
+    // PENDING for a minute with no orders.placed on its way: as if the
+    // event had been parked by products or lost.
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO orders (id, user_id, product_id, quantity, unit_price, total_amount,
+                             status, created_at, updated_at)
+         VALUES ($1, $2, $3, 2, 500, 1000, 'PENDING',
+                 now() - interval '1 minute', now() - interval '1 minute')",
+    )
+    .bind(id)
+    .bind(uuid::Uuid::new_v4())
+    .bind(uuid::Uuid::parse_str(&product).unwrap())
+    .execute(&system.orders.pool)
+    .await
+    .unwrap();
+
+    let order = system
+        .orders
+        .wait_for_status(&id.to_string(), OrderStatus::Confirmed)
+        .await;
+
+    assert_eq!(order.total_amount, 1000);
+    assert_eq!(system.stock(&product).await, 3);
 }

@@ -2,7 +2,10 @@
 //! sets it at creation ([`Stock`], 0 or more) and adds to it by restocking
 //! ([`Quantity`], 1 or more); both stay within the API's 32-bit `Int`, and
 //! so must the stock a restock leaves. Reservations take stock away through
-//! the saga, never below zero (the table's CHECK is the last word on that).
+//! the saga, never below zero (the table's CHECK is the last word on that),
+//! and a cancelled order's reservation comes back: so a restock must leave
+//! room for the stock still held for orders, or a later cancellation would
+//! push the stock past the `Int`.
 
 use super::ValidationError;
 
@@ -32,19 +35,22 @@ impl Stock {
         Ok(Self(raw))
     }
 
-    /// The stock after adding `quantity` to `current`, refused when it would
+    /// The stock after adding `quantity` to `current`, refused when it, with
+    /// the `held` items reserved for orders that may yet come back, would
     /// no longer fit the API's `Int`.
-    pub fn restocked(current: i64, quantity: Quantity) -> Result<Self, ValidationError> {
-        match current.checked_add(quantity.get()) {
-            Some(total) if total <= MAX => Ok(Self(total)),
-            _ => Err(ValidationError::new(
-                FIELD,
-                format!(
-                    "would raise the stock of {current} above {MAX}; at most {} more fit",
-                    (MAX - current).max(0)
-                ),
-            )),
+    pub fn restocked(current: i64, held: i64, quantity: Quantity) -> Result<Self, ValidationError> {
+        let room = MAX.saturating_sub(current.saturating_add(held)).max(0);
+        if quantity.get() <= room {
+            return Ok(Self(current + quantity.get()));
         }
+        let message = if held > 0 {
+            format!(
+                "would raise the stock of {current} (with {held} more reserved for orders) above {MAX}; at most {room} more fit"
+            )
+        } else {
+            format!("would raise the stock of {current} above {MAX}; at most {room} more fit")
+        };
+        Err(ValidationError::new(FIELD, message))
     }
 
     pub fn get(self) -> i64 {
@@ -111,21 +117,39 @@ mod tests {
     #[test]
     fn a_restock_may_fill_the_stock_to_the_limit_but_not_past_it() {
         let one = Quantity::parse(1).unwrap();
-        assert_eq!(Stock::restocked(MAX - 1, one).unwrap().get(), MAX);
+        assert_eq!(Stock::restocked(MAX - 1, 0, one).unwrap().get(), MAX);
         assert_eq!(
-            Stock::restocked(10, Quantity::parse(5).unwrap())
+            Stock::restocked(10, 0, Quantity::parse(5).unwrap())
                 .unwrap()
                 .get(),
             15
         );
-        let err = Stock::restocked(MAX, one).unwrap_err();
+        let err = Stock::restocked(MAX, 0, one).unwrap_err();
         assert_eq!(err.field, "quantity");
         assert!(err.message.contains("at most 0 more"), "{}", err.message);
     }
 
     #[test]
+    fn a_restock_leaves_room_for_the_stock_reserved_for_orders() {
+        let held = 1_000;
+        let fits = Quantity::parse(MAX - 10 - held).unwrap();
+        assert_eq!(Stock::restocked(10, held, fits).unwrap().get(), MAX - held);
+        let one_more = Quantity::parse(MAX - 10 - held + 1).unwrap();
+        let err = Stock::restocked(10, held, one_more).unwrap_err();
+        assert_eq!(err.field, "quantity");
+        assert!(
+            err.message.contains("1000 more reserved")
+                && err.message.contains("at most 2147482637 more"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn a_restock_never_overflows_whatever_the_current_stock() {
         let big = Quantity::parse(MAX).unwrap();
-        assert!(Stock::restocked(i64::MAX, big).is_err());
+        assert!(Stock::restocked(i64::MAX, 0, big).is_err());
+        assert!(Stock::restocked(0, i64::MAX, big).is_err());
+        assert!(Stock::restocked(i64::MAX, i64::MAX, big).is_err());
     }
 }

@@ -187,6 +187,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The reservation rows recorded for `order_id`.
+    pub async fn reservations_of(&self, order_id: Uuid) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM reservations WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// Publishes `event` on the ORDERS stream, as the orders relay would.
     pub async fn publish<E: Event>(&self, event: &E) -> Envelope {
         let envelope = Envelope::new(event).unwrap();

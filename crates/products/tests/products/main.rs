@@ -14,3 +14,4 @@ mod access;
 mod cache;
 mod catalogue;
 mod saga;
+mod unavailable;

@@ -109,15 +109,69 @@ async fn the_same_orders_placed_delivered_twice_changes_the_stock_once() {
 }
 
 #[tokio::test]
-async fn a_second_placement_of_the_same_order_under_a_new_event_id_reserves_nothing() {
+async fn a_second_placement_of_the_same_order_reserves_nothing_more_and_answers_again() {
     let app = spawn_app().await;
     let product = app.create("Kettle", 100, 5).await;
     let order = placed(&product.id, 2);
 
+    // As orders' sweep sends it again when no answer came back: a new event id.
     app.publish(&order).await;
     app.publish(&order).await;
+    drain(&app, &product.id).await;
 
-    assert_reserved_once(&app, &product.id, order.order_id, 3).await;
+    let reserved = app.emitted_for::<StockReservedV1>(order.order_id).await;
+    assert_eq!(reserved.len(), 2, "{reserved:?}");
+    assert!(reserved.iter().all(|e| e.quantity == 2), "{reserved:?}");
+    assert_eq!(app.stock_in_db(&product.id).await, 3);
+    assert_eq!(app.reservations_of(order.order_id).await, 1);
+}
+
+#[tokio::test]
+async fn a_placement_repeated_after_the_release_is_not_answered() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 5).await;
+    let order = placed(&product.id, 2);
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    app.publish(&cancelled(&order)).await;
+
+    app.publish(&order).await;
+    drain(&app, &product.id).await;
+
+    assert_eq!(
+        app.emitted_for::<StockReservedV1>(order.order_id)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(app.stock_in_db(&product.id).await, 5);
+}
+
+#[tokio::test]
+async fn a_refused_order_placed_again_is_decided_again() {
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, 1).await;
+    let order = placed(&product.id, 2);
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    app.restock(&product.id, 1).await.unwrap();
+
+    app.publish(&order).await;
+    drain(&app, &product.id).await;
+
+    assert_eq!(
+        app.emitted_for::<StockRejectedV1>(order.order_id)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.emitted_for::<StockReservedV1>(order.order_id)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(app.stock_in_db(&product.id).await, 0);
 }
 
 #[tokio::test]
@@ -185,4 +239,34 @@ async fn fifty_concurrent_orders_against_a_stock_of_ten_reserve_exactly_ten() {
         .unwrap();
     assert_eq!(reservations, 10);
     other.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restock_leaves_room_for_stock_reserved_for_orders_to_come_back() {
+    const MAX: i64 = 2_147_483_647;
+    let app = spawn_app().await;
+    let product = app.create("Kettle", 100, MAX - 100).await;
+    let order = placed(&product.id, 60);
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    assert_eq!(app.stock_in_db(&product.id).await, MAX - 160);
+
+    let refused = app.restock(&product.id, 101).await.unwrap_err();
+    let filled = app.restock(&product.id, 100).await.unwrap();
+    app.publish(&cancelled(&order)).await;
+    let released = eventually(DEADLINE, || async {
+        !app.emitted_for::<StockReleasedV1>(order.order_id)
+            .await
+            .is_empty()
+    })
+    .await;
+
+    assert!(released, "the reservation was not released in time");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        syncchain_platform::grpc::field_of(&refused).as_deref(),
+        Some("quantity")
+    );
+    assert_eq!(filled.stock, MAX - 60);
+    assert_eq!(app.stock_in_db(&product.id).await, MAX);
 }

@@ -35,8 +35,8 @@ async fn an_admin_promoted_with_the_cli_lists_users_after_signing_in_again() {
 
     assert_eq!(
         code(&stale),
-        "FORBIDDEN",
-        "old tokens keep the old role: {stale}"
+        "UNAUTHENTICATED",
+        "a role change ends the sessions that carry the old role: {stale}"
     );
     let users = listed["data"]["users"]
         .as_array()
@@ -114,4 +114,33 @@ async fn an_admin_pages_through_users_and_sets_roles() {
         json!("ADMIN"),
         "{promoted}"
     );
+}
+
+#[tokio::test]
+async fn a_demoted_admins_tokens_stop_working_at_once() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_token().await;
+    let email = unique_email("deputy");
+    let (id, _) = app.customer(&email).await;
+    let promote = "mutation($id: ID!, $role: Role!) { setUserRole(id: $id, role: $role) { role } }";
+    app.gql(promote, json!({ "id": id, "role": "ADMIN" }), Some(&root))
+        .await;
+    let deputy = app.sign_in(&email).await;
+    assert!(app.gql(USERS, json!({}), Some(&deputy)).await["data"]["users"].is_array());
+
+    let demoted = app
+        .gql(
+            promote,
+            json!({ "id": id, "role": "CUSTOMER" }),
+            Some(&root),
+        )
+        .await;
+    let after = app.gql(USERS, json!({}), Some(&deputy)).await;
+
+    assert_eq!(
+        demoted["data"]["setUserRole"]["role"],
+        json!("CUSTOMER"),
+        "{demoted}"
+    );
+    assert_eq!(code(&after), "UNAUTHENTICATED", "{after}");
 }

@@ -132,3 +132,48 @@ async fn another_users_order_cannot_be_watched() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_socket_runs_only_subscriptions_and_rechecks_the_token_each_time() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Bell", 300, 3).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let placed = app.place_order(&token, &product, 1).await;
+    let order = placed["data"]["placeOrder"]["id"]
+        .as_str()
+        .expect("placed")
+        .to_owned();
+    let mut socket = connect(&app, &token).await;
+
+    send(
+        &mut socket,
+        json!({ "id": "q", "type": "subscribe", "payload": {
+        "query": "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
+        "variables": { "input": { "productId": product, "quantity": 1 } } } }),
+    )
+    .await;
+    let mutation = receive(&mut socket).await;
+    app.gql("mutation { signOut }", json!({}), Some(&token))
+        .await;
+    subscribe(&mut socket, &order).await;
+    let mut after_sign_out = receive(&mut socket).await;
+    while after_sign_out["id"] != json!("1") {
+        after_sign_out = receive(&mut socket).await;
+    }
+
+    let refused = |m: &Value, code: &str| {
+        m["type"] == json!("error") && m["payload"][0]["extensions"]["code"] == json!(code)
+            || m["payload"]["errors"][0]["extensions"]["code"] == json!(code)
+    };
+    assert!(refused(&mutation, "BAD_USER_INPUT"), "{mutation}");
+    assert!(
+        refused(&after_sign_out, "UNAUTHENTICATED"),
+        "{after_sign_out}"
+    );
+    assert_eq!(
+        app.stock(&product).await,
+        2,
+        "the mutation on the socket did nothing"
+    );
+}

@@ -91,6 +91,7 @@ pub async fn listening(port: u16) -> bool {
 pub struct Running {
     child: tokio::process::Child,
     output: Arc<Mutex<String>>,
+    collectors: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -102,13 +103,18 @@ impl Running {
             .spawn()
             .expect("syncchain starts");
         let output = Arc::new(Mutex::new(String::new()));
+        let mut collectors = Vec::new();
         if let Some(out) = child.stdout.take() {
-            collect(out, output.clone());
+            collectors.push(collect(out, output.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            collect(err, output.clone());
+            collectors.push(collect(err, output.clone()));
         }
-        Self { child, output }
+        Self {
+            child,
+            output,
+            collectors,
+        }
     }
 
     pub fn output(&self) -> String {
@@ -142,11 +148,16 @@ impl Running {
         }
     }
 
+    /// Waits for the process to exit, then for its last output to be read.
     pub async fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        tokio::time::timeout(timeout, self.child.wait())
+        let status = tokio::time::timeout(timeout, self.child.wait())
             .await
             .ok()?
-            .ok()
+            .ok();
+        for collector in self.collectors.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), collector).await;
+        }
+        status
     }
 }
 
@@ -164,7 +175,10 @@ impl Drop for Running {
     }
 }
 
-fn collect(stream: impl AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<String>>) {
+fn collect(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -173,5 +187,5 @@ fn collect(stream: impl AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<Stri
                 text.push('\n');
             }
         }
-    });
+    })
 }
