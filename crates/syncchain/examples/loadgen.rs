@@ -227,15 +227,17 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn create_database(name: &str) -> anyhow::Result<String> {
-    let server = std::env::var("SYNCCHAIN_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let pool = sqlx::PgPool::connect(&format!("{server}/postgres")).await?;
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&pool)
-        .await?;
+fn server_url() -> String {
+    std::env::var("SYNCCHAIN_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Runs one statement against the server's `postgres` database.
+async fn admin_statement(sql: &str) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(&format!("{}/postgres", server_url())).await?;
+    sqlx::query(sql).execute(&pool).await?;
     pool.close().await;
-    Ok(format!("{server}/{name}"))
+    Ok(())
 }
 
 #[tokio::main]
@@ -271,11 +273,15 @@ async fn main() -> anyhow::Result<()> {
         ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "20"),
         ("SYNCCHAIN_ORDERS_DB_MAX_CONNECTIONS", "20"),
     ]);
-    for service in ["users", "products", "orders"] {
-        let url = create_database(&format!("{run_id}_{service}")).await?;
+    let databases: Vec<String> = ["users", "products", "orders"]
+        .iter()
+        .map(|service| format!("{run_id}_{service}"))
+        .collect();
+    for (service, name) in ["USERS", "PRODUCTS", "ORDERS"].iter().zip(&databases) {
+        admin_statement(&format!("CREATE DATABASE \"{name}\"")).await?;
         env.set(
-            format!("SYNCCHAIN_{}_DATABASE_URL", service.to_uppercase()),
-            url,
+            format!("SYNCCHAIN_{service}_DATABASE_URL"),
+            format!("{}/{name}", server_url()),
         );
     }
     let shutdown = Shutdown::new();
@@ -371,5 +377,8 @@ async fn main() -> anyhow::Result<()> {
     println!("results written to {file}");
     shutdown.cancel();
     let _ = system.await;
+    for name in &databases {
+        admin_statement(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
+    }
     Ok(())
 }
