@@ -7,6 +7,10 @@
 # available, say exactly what to install and stop. A C toolchain (`cc`, for
 # the few crates with C parts) is installed the same way when missing.
 #
+# With --tests, nats-server and redis-server are installed even when
+# something already listens on their ports: some tests stop and restart
+# private servers of their own.
+#
 # When this script installs postgresql or nats-server itself, it stops the
 # system services Debian starts for them: that PostgreSQL asks for passwords
 # and that NATS has JetStream off, and `syncchain dev` runs its own instead
@@ -29,10 +33,13 @@ have_postgres() {
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { have postgres && have initdb; }
 }
 
+for_tests=false
+if [ "${1:-}" = "--tests" ]; then for_tests=true; fi
+
 packages=()
 if ! listening "$pg_port" && ! have_postgres; then packages+=(postgresql); fi
-if ! listening "$nats_port" && ! have nats-server; then packages+=(nats-server); fi
-if ! listening "$redis_port" && ! have redis-server; then packages+=(redis-server); fi
+if { $for_tests || ! listening "$nats_port"; } && ! have nats-server; then packages+=(nats-server); fi
+if { $for_tests || ! listening "$redis_port"; } && ! have redis-server; then packages+=(redis-server); fi
 if ! have cc; then packages+=(build-essential pkg-config); fi
 
 if [ ${#packages[@]} -eq 0 ]; then
