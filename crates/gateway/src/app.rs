@@ -61,20 +61,6 @@ impl Application {
             graphiql: config.graphiql,
             trust_proxy: config.trust_proxy,
         };
-        let users_check = {
-            let users = services.users.clone();
-            health::Check::new("users", move || {
-                let mut users = users.clone();
-                async move {
-                    // Any answer from the service means it is up; only a
-                    // transport failure (UNAVAILABLE) or no answer means down.
-                    let answer = users
-                        .get_users(syncchain_proto::users::v1::GetUsersRequest { ids: vec![] })
-                        .await;
-                    !matches!(answer, Err(s) if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded))
-                }
-            })
-        };
         let router = Router::new()
             .route("/graphql", get(crate::http::get).post(crate::http::graphql))
             .route("/graphql/ide.js", get(crate::ide::script))
@@ -84,10 +70,11 @@ impl Application {
                 "/metrics",
                 get(crate::metrics::endpoint).with_state(metrics),
             )
-            .merge(health::router(vec![
-                health::Check::redis(redis),
-                users_check,
-            ]))
+            .merge(health::router(
+                std::iter::once(health::Check::redis(redis))
+                    .chain(services.checks())
+                    .collect(),
+            ))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
         tracing::info!(address = %listener.local_addr()?, "gateway listening");

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
+use syncchain_platform::health::Check;
 use syncchain_proto::{
-    orders::v1::orders_client::OrdersClient, products::v1::products_client::ProductsClient,
+    orders::v1 as orders_pb, orders::v1::orders_client::OrdersClient, products::v1 as products_pb,
+    products::v1::products_client::ProductsClient, users::v1 as users_pb,
     users::v1::users_client::UsersClient,
 };
 use tonic::transport::Endpoint;
@@ -48,6 +50,55 @@ impl Services {
             order_watch: OrdersClient::new(channel(&urls.orders, None)?),
         })
     }
+}
+
+impl Services {
+    /// Readiness checks, one per service: a cheap batch read with no ids.
+    /// Any answer, even a refusal, means the service is up; only a
+    /// transport failure or no answer in time means it is down.
+    pub fn checks(&self) -> Vec<Check> {
+        let (users, products, orders) = (
+            self.users.clone(),
+            self.products.clone(),
+            self.orders.clone(),
+        );
+        vec![
+            Check::new("users", move || {
+                let mut users = users.clone();
+                async move {
+                    answers(
+                        users
+                            .get_users(users_pb::GetUsersRequest { ids: vec![] })
+                            .await,
+                    )
+                }
+            }),
+            Check::new("products", move || {
+                let mut products = products.clone();
+                async move {
+                    answers(
+                        products
+                            .get_products(products_pb::GetProductsRequest { ids: vec![] })
+                            .await,
+                    )
+                }
+            }),
+            Check::new("orders", move || {
+                let mut orders = orders.clone();
+                async move {
+                    answers(
+                        orders
+                            .get_orders(orders_pb::GetOrdersRequest { ids: vec![] })
+                            .await,
+                    )
+                }
+            }),
+        ]
+    }
+}
+
+fn answers<T>(result: Result<T, tonic::Status>) -> bool {
+    !matches!(result, Err(s) if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded))
 }
 
 fn channel(url: &str, timeout: Option<Duration>) -> anyhow::Result<tonic::transport::Channel> {

@@ -35,6 +35,13 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// The inverse of [`timestamp`]; a missing or out-of-range time is the
+/// epoch, which no record of ours has.
+pub fn from_timestamp(at: Option<prost_types::Timestamp>) -> DateTime<Utc> {
+    at.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .unwrap_or_default()
+}
+
 /// The token a request carries (with or without `Bearer `), unverified;
 /// `Err` when the entry is not text. For forwarding to the next hop.
 pub fn token(metadata: &MetadataMap) -> Result<Option<&str>, Status> {

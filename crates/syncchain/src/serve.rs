@@ -102,6 +102,40 @@ impl Service {
     }
 }
 
+/// A run-until-shutdown future of one started role.
+pub type Running = BoxFuture<'static, anyhow::Result<()>>;
+
+/// Starts one service role (not the gateway, not `all`) on `listener`; the
+/// future runs it until `shutdown`. Tests start roles in-process with it.
+pub async fn start_service(
+    role: Role,
+    env: &Env,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<Running> {
+    let service = match role {
+        Role::Users => Service::Users,
+        Role::Products => Service::Products,
+        Role::Orders => Service::Orders,
+        Role::Gateway | Role::All => anyhow::bail!("{role:?} is not a service role"),
+    };
+    service.build(env, listener, shutdown).await
+}
+
+/// Starts the gateway on `listener`; returns where it listens and the
+/// future that runs it until `shutdown`.
+pub async fn start_gateway(
+    env: &Env,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<(SocketAddr, Running)> {
+    let config = syncchain_gateway::Config::from_env(env)?;
+    let app = syncchain_gateway::Application::build(config, listener, shutdown)
+        .await
+        .context("cannot start the gateway")?;
+    Ok((app.local_addr(), app.run_until_stopped().boxed()))
+}
+
 pub async fn run(role: Role, env: Env) -> anyhow::Result<()> {
     require_secret(&env)?;
     let shutdown = shutdown::on_signal();
@@ -138,17 +172,14 @@ fn require_secret(env: &Env) -> Result<(), ConfigError> {
 }
 
 async fn gateway(env: Env, shutdown: Shutdown) -> anyhow::Result<()> {
-    let config = syncchain_gateway::Config::from_env(&env)?;
     let listener = bind(
         &env.string(GATEWAY_ADDR_VAR, DEFAULT_GATEWAY_ADDR),
         GATEWAY_ADDR_VAR,
     )
     .await?;
-    let app = syncchain_gateway::Application::build(config, listener, shutdown.clone())
-        .await
-        .context("cannot start the gateway")?;
-    tracing::info!(url = %graphql_url(app.local_addr()), "gateway serving");
-    until_stopped("gateway", app.run_until_stopped(), &shutdown).await
+    let (addr, run) = start_gateway(&env, listener, shutdown.clone()).await?;
+    tracing::info!(url = %graphql_url(addr), "gateway serving");
+    until_stopped("gateway", run, &shutdown).await
 }
 
 /// Runs every service and the gateway together; `on_ready` gets the
@@ -171,7 +202,6 @@ pub async fn all(
         }
         listeners.push((service, listener));
     }
-    let gateway_config = syncchain_gateway::Config::from_env(&env)?;
     let gateway_listener = bind(
         &env.string(GATEWAY_ADDR_VAR, DEFAULT_GATEWAY_ADDR),
         GATEWAY_ADDR_VAR,
@@ -190,19 +220,12 @@ pub async fn all(
         }
     }
     if failure.is_none() {
-        match syncchain_gateway::Application::build(
-            gateway_config,
-            gateway_listener,
-            shutdown.clone(),
-        )
-        .await
-        {
-            Ok(gateway) => {
-                on_ready(gateway.local_addr());
-                running
-                    .push(until_stopped("gateway", gateway.run_until_stopped(), &shutdown).boxed());
+        match start_gateway(&env, gateway_listener, shutdown.clone()).await {
+            Ok((addr, run)) => {
+                on_ready(addr);
+                running.push(until_stopped("gateway", run, &shutdown).boxed());
             }
-            Err(error) => failure = Some(error.context("cannot start the gateway")),
+            Err(error) => failure = Some(error),
         }
     }
     if let Some(error) = failure {

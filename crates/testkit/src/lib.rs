@@ -65,18 +65,26 @@ pub async fn jetstream(url: &str) -> async_nats::jetstream::Context {
 /// Polls `check` every 20 ms until it returns true (then `true`) or
 /// `timeout` has passed (then `false`).
 #[must_use = "assert on the result: false means the condition never held"]
-pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+pub async fn eventually<F, Fut>(timeout: Duration, check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    poll(timeout, check, |held| *held).await
+}
+
+/// Reads a value every 20 ms until `done` holds for it or `timeout` has
+/// passed; returns the last value read, for the caller to assert on.
+pub async fn poll<T, F, Fut>(timeout: Duration, mut read: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
+        let value = read().await;
+        if done(&value) || tokio::time::Instant::now() >= deadline {
+            return value;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

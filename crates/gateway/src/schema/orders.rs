@@ -87,8 +87,8 @@ impl TryFrom<pb::Order> for Order {
             total_amount: convert::int(o.total_amount, "order.total_amount")?,
             status,
             rejection_reason: (!o.rejection_reason.is_empty()).then_some(o.rejection_reason),
-            created_at: convert::time(o.created_at),
-            updated_at: convert::time(o.updated_at),
+            created_at: syncchain_platform::grpc::from_timestamp(o.created_at),
+            updated_at: syncchain_platform::grpc::from_timestamp(o.updated_at),
         })
     }
 }

@@ -36,8 +36,8 @@ impl TryFrom<pb::Product> for Product {
             price: convert::int(p.price, "product.price")?,
             description: p.description,
             quantity: convert::int(p.stock, "product.stock")?,
-            created_at: convert::time(p.created_at),
-            updated_at: convert::time(p.updated_at),
+            created_at: syncchain_platform::grpc::from_timestamp(p.created_at),
+            updated_at: syncchain_platform::grpc::from_timestamp(p.updated_at),
         })
     }
 }

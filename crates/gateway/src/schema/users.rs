@@ -48,7 +48,7 @@ impl From<pb::User> for User {
             pb::Role::Admin => Role::Admin,
             _ => Role::Customer,
         };
-        let created_at = super::convert::time(user.created_at);
+        let created_at = syncchain_platform::grpc::from_timestamp(user.created_at);
         Self {
             id: ID(user.id),
             first_name: user.first_name,

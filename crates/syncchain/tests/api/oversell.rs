@@ -60,14 +60,10 @@ async fn two_hundred_concurrent_orders_for_ten_items_confirm_exactly_ten() {
         }
         statuses
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let statuses = loop {
-        let statuses = read_statuses().await;
-        if statuses.iter().all(|s| s != "PENDING") || Instant::now() > deadline {
-            break statuses;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let statuses = syncchain_testkit::poll(Duration::from_secs(60), read_statuses, |statuses| {
+        statuses.iter().all(|s| s != "PENDING")
+    })
+    .await;
     let settled = statuses.iter().all(|s| s != "PENDING");
     assert!(settled, "orders still pending: {statuses:?}");
     let confirmed = statuses.iter().filter(|s| *s == "CONFIRMED").count();

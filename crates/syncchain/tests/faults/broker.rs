@@ -2,9 +2,7 @@
 //! nats-server; its store survives the restart, as JetStream's file store
 //! does in production).
 
-use std::time::Duration;
-
-use crate::support::{Options, System, accepted};
+use crate::support::{Options, Progress, System, accepted};
 
 #[tokio::test]
 async fn nats_restarted_mid_burst_loses_and_repeats_nothing() {
@@ -18,11 +16,14 @@ async fn nats_restarted_mid_burst_loses_and_repeats_nothing() {
     let tokens = system.customers(5).await;
     let mut nats = system.nats.take().expect("a private nats-server");
 
+    let progress = Progress::default();
+
     let answers = system
-        .burst(&tokens, &product, 60, async {
-            tokio::time::sleep(Duration::from_millis(150)).await;
+        .burst(&tokens, &product, 60, &progress, async {
+            progress.answered(15).await;
             nats.stop().await;
-            tokio::time::sleep(Duration::from_millis(700)).await;
+            // Orders keep being accepted into the outbox while NATS is away.
+            progress.answered(15).await;
             nats.start_again().await;
         })
         .await;

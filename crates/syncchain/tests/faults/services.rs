@@ -2,9 +2,7 @@
 //! started again: every accepted order still gets its outcome, and the
 //! stock balances.
 
-use std::time::Duration;
-
-use crate::support::{Options, System, accepted};
+use crate::support::{Options, Progress, System, accepted};
 
 #[tokio::test]
 async fn the_products_service_killed_mid_burst_loses_and_repeats_nothing() {
@@ -13,11 +11,14 @@ async fn the_products_service_killed_mid_burst_loses_and_repeats_nothing() {
     let product = system.product(&admin, "Widget", 100, 30).await;
     let tokens = system.customers(5).await;
 
+    let progress = Progress::default();
+
     let answers = system
-        .burst(&tokens, &product, 60, async {
-            tokio::time::sleep(Duration::from_millis(150)).await;
+        .burst(&tokens, &product, 60, &progress, async {
+            progress.answered(15).await;
             system.products.kill().await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Down for real: the next orders are refused.
+            progress.refused(3).await;
             system.products.start().await;
         })
         .await;
@@ -35,11 +36,14 @@ async fn the_orders_service_killed_mid_burst_loses_and_repeats_nothing() {
     let product = system.product(&admin, "Gadget", 100, 30).await;
     let tokens = system.customers(5).await;
 
+    let progress = Progress::default();
+
     let answers = system
-        .burst(&tokens, &product, 60, async {
-            tokio::time::sleep(Duration::from_millis(150)).await;
+        .burst(&tokens, &product, 60, &progress, async {
+            progress.answered(15).await;
             system.orders.kill().await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Down for real: the next orders are refused.
+            progress.refused(3).await;
             system.orders.start().await;
         })
         .await;

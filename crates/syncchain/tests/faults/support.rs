@@ -1,21 +1,33 @@
 //! Starts the system with products and orders as child processes, and
 //! checks the saga's invariants once it is at rest.
 
-use std::{collections::HashMap, net::SocketAddr, process::Stdio, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    process::Stdio,
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use futures::future::join_all;
 use serde_json::{Value, json};
-use syncchain_platform::{config::Env, shutdown::Shutdown};
+use syncchain_platform::shutdown::Shutdown;
 use syncchain_testkit::{nats_server::NatsServer, proxy::TcpProxy};
 use tokio::{
     net::TcpListener,
     process::{Child, Command},
+    sync::Notify,
 };
 
 #[path = "../common/client.rs"]
 mod client;
+#[path = "../common/system.rs"]
+mod system;
 
-pub use client::{Client, PASSWORD, code, unique_email};
+use syncchain::cli::Role;
+use system::{Settings, start_gateway, start_service};
+
+pub use client::{Client, code, unique_email};
 
 /// How the test wants the system laid out.
 #[derive(Default)]
@@ -116,73 +128,37 @@ impl System {
         let nats_url = nats
             .as_ref()
             .map_or_else(syncchain_testkit::nats_url, NatsServer::url);
-        let (_, users_db) = syncchain_testkit::db::fresh_database().await;
-        let (_, products_db) = syncchain_testkit::db::fresh_database().await;
-        let (_, mut orders_db) = syncchain_testkit::db::fresh_database().await;
+        let mut settings = Settings::fresh(&nats_url).await;
         let orders_database = if options.proxy_orders_database {
             let target: SocketAddr = "127.0.0.1:5432".parse().expect("address");
             let proxy = TcpProxy::start(target).await;
-            orders_db =
-                orders_db.replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port()), 1);
+            let url = settings.get("SYNCCHAIN_ORDERS_DATABASE_URL").replacen(
+                "127.0.0.1:5432",
+                &format!("127.0.0.1:{}", proxy.port()),
+                1,
+            );
+            settings.set("SYNCCHAIN_ORDERS_DATABASE_URL", &url);
             Some(proxy)
         } else {
             None
         };
-        let namespace = syncchain_testkit::namespace();
-        let admin_email = format!("admin@{namespace}.example.com");
-        let secret = format!("test-secret-{}", uuid::Uuid::new_v4().simple());
+        settings.set("SYNCCHAIN_LOG", "warn");
+        settings.set("SYNCCHAIN_PLACE_ORDER_WAIT", "0");
         let users_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let gateway_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let mut env: Vec<(String, String)> = [
-            ("SYNCCHAIN_ENV", "production"),
-            ("SYNCCHAIN_LOG", "warn"),
-            ("SYNCCHAIN_USERS_DATABASE_URL", users_db.as_str()),
-            ("SYNCCHAIN_PRODUCTS_DATABASE_URL", products_db.as_str()),
-            ("SYNCCHAIN_ORDERS_DATABASE_URL", orders_db.as_str()),
-            ("SYNCCHAIN_NATS_URL", nats_url.as_str()),
-            ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
-            ("SYNCCHAIN_REDIS_URL", &syncchain_testkit::redis_url()),
-            ("SYNCCHAIN_REDIS_PREFIX", namespace.as_str()),
-            ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
-            (
-                "SYNCCHAIN_USERS_URL",
-                &format!("http://{}", users_listener.local_addr().expect("bound")),
-            ),
-            ("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", "2"),
-            ("SYNCCHAIN_ADMIN_EMAIL", admin_email.as_str()),
-            ("SYNCCHAIN_ADMIN_PASSWORD", PASSWORD),
-            ("SYNCCHAIN_PLACE_ORDER_WAIT", "0"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let products = ServiceProcess::new("products", &env, "SYNCCHAIN_PRODUCTS_ADDR");
-        env.push(("SYNCCHAIN_PRODUCTS_URL".into(), products.url()));
-        let orders = ServiceProcess::new("orders", &env, "SYNCCHAIN_ORDERS_ADDR");
-        env.push(("SYNCCHAIN_ORDERS_URL".into(), orders.url()));
+        let users_url = format!("http://{}", users_listener.local_addr().expect("bound"));
+        settings.set("SYNCCHAIN_USERS_URL", &users_url);
+        let products = ServiceProcess::new("products", settings.vars(), "SYNCCHAIN_PRODUCTS_ADDR");
+        settings.set("SYNCCHAIN_PRODUCTS_URL", &products.url());
+        let orders = ServiceProcess::new("orders", settings.vars(), "SYNCCHAIN_ORDERS_ADDR");
+        settings.set("SYNCCHAIN_ORDERS_URL", &orders.url());
         products.start().await;
         orders.start().await;
 
-        let config = Env::from_pairs(env.clone());
+        let env = settings.env();
         let shutdown = Shutdown::new();
-        let users = syncchain_users::Application::build(
-            syncchain_users::Config::from_env(&config).expect("users config"),
-            users_listener,
-            shutdown.clone(),
-        )
-        .await
-        .expect("users starts");
-        tokio::spawn(users.run_until_stopped());
-        let gateway = syncchain_gateway::Application::build(
-            syncchain_gateway::Config::from_env(&config).expect("gateway config"),
-            gateway_listener,
-            shutdown.clone(),
-        )
-        .await
-        .expect("gateway starts");
-        let base_url = format!("http://{}", gateway.local_addr());
-        tokio::spawn(gateway.run_until_stopped());
-        let client = Client::new(base_url, admin_email);
+        start_service(Role::Users, &env, users_listener, &shutdown).await;
+        let gateway = start_gateway(&env, &shutdown).await;
+        let client = Client::new(format!("http://{gateway}"), settings.admin_email.clone());
         client.wait_until_ready().await;
         Self {
             client,
@@ -190,32 +166,41 @@ impl System {
             orders,
             nats,
             orders_database,
-            namespace,
-            products_database_url: products_db,
-            orders_database_url: orders_db,
+            namespace: settings.namespace.clone(),
+            products_database_url: settings.get("SYNCCHAIN_PRODUCTS_DATABASE_URL").to_owned(),
+            orders_database_url: settings.get("SYNCCHAIN_ORDERS_DATABASE_URL").to_owned(),
             shutdown,
         }
     }
 
-    /// `count` orders of one item each from `tokens` in turn, all at once;
-    /// `during` runs alongside them (the fault). Returns the answers.
-    pub async fn burst<F: std::future::Future<Output = ()>>(
+    /// Orders of one item each, one stream per token, while `fault` runs:
+    /// at least `count` of them, and until the fault is over, so orders keep
+    /// coming before, during and after it. The fault waits on `progress` to
+    /// strike mid-way. Returns the answers.
+    pub async fn burst(
         &self,
         tokens: &[String],
         product: &str,
         count: usize,
-        during: F,
+        progress: &Progress,
+        fault: impl std::future::Future<Output = ()>,
     ) -> Vec<Value> {
-        let orders = join_all((0..count).map(|i| {
-            let token = tokens[i % tokens.len()].clone();
-            async move {
-                // Spread the burst over a short while so the fault lands mid-way.
-                tokio::time::sleep(Duration::from_millis(10 * i as u64)).await;
-                self.place_order(&token, product, 1).await
+        let workers = join_all(tokens.iter().map(|token| async move {
+            let mut answers = Vec::new();
+            while progress.keep_going(count) {
+                let answer = self.place_order(token, product, 1).await;
+                progress.record(&answer);
+                answers.push(answer);
             }
+            answers
         }));
-        let (answers, ()) = tokio::join!(orders, during);
-        answers
+        let fault = async {
+            fault.await;
+            progress.fault_over.store(true, Ordering::SeqCst);
+            progress.changed.notify_waiters();
+        };
+        let (answers, ()) = tokio::join!(workers, fault);
+        answers.into_iter().flatten().collect()
     }
 
     /// Every order of the system, read as the admin, by status.
@@ -247,14 +232,12 @@ impl System {
     /// initial stock = current stock + items of CONFIRMED orders, and no
     /// order id appears twice. Returns (confirmed, rejected).
     pub async fn assert_at_rest(&self, admin: &str, product: &str, initial: i64) -> (usize, usize) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(90);
-        let orders = loop {
-            let orders = self.orders_by_status(admin).await;
-            if !orders.contains_key("PENDING") || std::time::Instant::now() > deadline {
-                break orders;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let orders = syncchain_testkit::poll(
+            Duration::from_secs(90),
+            || self.orders_by_status(admin),
+            |orders| !orders.contains_key("PENDING"),
+        )
+        .await;
         assert!(
             !orders.contains_key("PENDING"),
             "orders still pending: {:?}",
@@ -290,6 +273,61 @@ impl System {
             tokens.push(self.customer(&unique_email(&format!("buyer{i}"))).await.1);
         }
         tokens
+    }
+}
+
+/// How far a burst has come; faults wait on it instead of on the clock.
+#[derive(Default)]
+pub struct Progress {
+    answered: AtomicUsize,
+    refused: AtomicUsize,
+    fault_over: AtomicBool,
+    changed: Notify,
+}
+
+/// Orders a burst sends at most, whatever the fault does.
+const BURST_CAP: usize = 2_000;
+
+impl Progress {
+    fn keep_going(&self, count: usize) -> bool {
+        let answered = self.answered.load(Ordering::SeqCst);
+        answered < BURST_CAP && (answered < count || !self.fault_over.load(Ordering::SeqCst))
+    }
+
+    fn record(&self, answer: &Value) {
+        if !answer["data"]["placeOrder"]["id"].is_string() {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+        }
+        self.answered.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits (at most 60 s) until `n` more orders have been answered.
+    pub async fn answered(&self, n: usize) {
+        let target = self.answered.load(Ordering::SeqCst) + n;
+        self.until(|p| p.answered.load(Ordering::SeqCst) >= target)
+            .await;
+    }
+
+    /// Waits (at most 60 s) until `n` more orders have been refused.
+    pub async fn refused(&self, n: usize) {
+        let target = self.refused.load(Ordering::SeqCst) + n;
+        self.until(|p| p.refused.load(Ordering::SeqCst) >= target)
+            .await;
+    }
+
+    async fn until(&self, done: impl Fn(&Self) -> bool) {
+        let waited = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let changed = self.changed.notified();
+                if done(self) {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "the burst did not get that far");
     }
 }
 
