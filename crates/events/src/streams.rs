@@ -64,6 +64,19 @@ pub fn configs(namespace: &Namespace) -> Vec<Config> {
         .collect()
 }
 
+/// Connects to NATS as `config` says and makes sure the streams exist:
+/// what every service does at start. Returns the client (for health
+/// checks) and its JetStream context.
+pub async fn connect(
+    config: &crate::EventsConfig,
+) -> anyhow::Result<(async_nats::Client, jetstream::Context)> {
+    let nats =
+        syncchain_platform::deps::connect_nats(&config.nats_url, "SYNCCHAIN_NATS_URL").await?;
+    let jetstream = jetstream::new(nats.clone());
+    ensure_streams(&jetstream, &config.namespace).await?;
+    Ok((nats, jetstream))
+}
+
 /// Creates the streams of `namespace`, or updates them to this configuration.
 #[tracing::instrument(skip_all, fields(namespace = %namespace))]
 pub async fn ensure_streams(

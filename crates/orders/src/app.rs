@@ -16,9 +16,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{consumer::Consumer, relay::Relay, streams::ensure_streams};
+use syncchain_events::{consumer::Consumer, relay::Relay};
 use syncchain_platform::{
-    deps::connect_nats,
     health::{self, Check},
     serve::{Background, serve},
     shutdown::Shutdown,
@@ -63,9 +62,7 @@ impl Application {
             .await
             .context("cannot migrate the orders database")?;
 
-        let nats = connect_nats(&config.events.nats_url, "SYNCCHAIN_NATS_URL").await?;
-        let jetstream = async_nats::jetstream::new(nats.clone());
-        ensure_streams(&jetstream, &config.events.namespace).await?;
+        let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
         let namespace = config.events.namespace.clone();
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone());
         let consumer = Consumer::new(

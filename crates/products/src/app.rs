@@ -15,9 +15,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{consumer::Consumer, relay::Relay, streams::ensure_streams};
+use syncchain_events::{consumer::Consumer, relay::Relay};
 use syncchain_platform::{
-    deps::connect_nats,
     health::{self, Check},
     serve::{Background, serve},
     shutdown::Shutdown,
@@ -59,10 +58,8 @@ impl Application {
             .await
             .context("cannot migrate the products database")?;
 
-        let nats = connect_nats(&config.events.nats_url, "SYNCCHAIN_NATS_URL").await?;
-        let jetstream = async_nats::jetstream::new(nats.clone());
+        let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
         let namespace = &config.events.namespace;
-        ensure_streams(&jetstream, namespace).await?;
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone());
 
         let cache = ProductCache::new(&config.cache)

@@ -10,9 +10,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{relay::Relay, streams::ensure_streams};
+use syncchain_events::relay::Relay;
 use syncchain_platform::{
-    deps::connect_nats,
     health::{self, Check},
     serve::{Background, serve},
     shutdown::Shutdown,
@@ -51,9 +50,7 @@ impl Application {
             .await
             .context("cannot migrate the users database")?;
 
-        let nats = connect_nats(&config.events.nats_url, "SYNCCHAIN_NATS_URL").await?;
-        let jetstream = async_nats::jetstream::new(nats.clone());
-        ensure_streams(&jetstream, &config.events.namespace).await?;
+        let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
         let relay = Relay::new(pool.clone(), jetstream, config.events.namespace.clone());
 
         let hasher = PasswordHasher::new(config.password_hash_concurrency).await?;

@@ -11,6 +11,8 @@ async fn dev_starts_private_servers_serves_graphql_and_stops_them_on_sigterm() {
     let mut env = setup.env();
     env.push(("SYNCCHAIN_GATEWAY_ADDR".into(), "127.0.0.1:0".into()));
     env.push(("SYNCCHAIN_USERS_ADDR".into(), "127.0.0.1:0".into()));
+    env.push(("SYNCCHAIN_PRODUCTS_ADDR".into(), "127.0.0.1:0".into()));
+    env.push(("SYNCCHAIN_ORDERS_ADDR".into(), "127.0.0.1:0".into()));
     env.push(("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY".into(), "1".into()));
     let mut dev = Running::start(&["dev"], &env);
 
