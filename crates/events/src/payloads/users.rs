@@ -31,6 +31,37 @@ impl Event for UserRoleChangedV1 {
     const VERSION: u16 = 1;
 }
 
+/// Every token issued to `user_id` before `before` stops counting: its
+/// role changed (promotion or demotion), and tokens carry the role. Tokens
+/// issued at or after `before` are unaffected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSessionsEndedV1 {
+    pub user_id: Uuid,
+    /// The cut-off, in milliseconds precision: a token whose `iat_ms` is
+    /// earlier is refused.
+    pub before: chrono::DateTime<chrono::Utc>,
+}
+
+impl Event for UserSessionsEndedV1 {
+    const TYPE: &'static str = "users.sessions_ended";
+    const VERSION: u16 = 1;
+}
+
+/// One token was signed out; it is refused until it would have expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTokenRevokedV1 {
+    pub user_id: Uuid,
+    /// The token's `jti`.
+    pub token_id: Uuid,
+    /// When the token expires anyway; the revocation can be forgotten after.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Event for UserTokenRevokedV1 {
+    const TYPE: &'static str = "users.token_revoked";
+    const VERSION: u16 = 1;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
