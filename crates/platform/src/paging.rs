@@ -4,12 +4,21 @@
 //! `v1` prefix). Keyset rather than offset paging: stable while rows are
 //! added, and every page costs the same. Which direction a list runs in is
 //! the service's choice; the cursor only marks a place.
+//!
+//! A cursor comes from the client, so everything in it is checked here: a
+//! time PostgreSQL `timestamptz` cannot hold would otherwise fail in the
+//! query, so only times within years 1970 to 9999 (every row's `created_at`
+//! is in that range) are accepted.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 const VERSION: &str = "v1";
+/// 1970-01-01T00:00:00Z, the earliest time a cursor may carry.
+const MIN_MICROS: i64 = 0;
+/// 9999-12-31T23:59:59.999999Z, the latest.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
 
 /// Where the previous page ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +56,9 @@ impl Cursor {
             return Err(InvalidCursor);
         };
         let micros: i64 = micros.parse().map_err(|_| InvalidCursor)?;
+        if !(MIN_MICROS..=MAX_MICROS).contains(&micros) {
+            return Err(InvalidCursor);
+        }
         let created_at = DateTime::from_timestamp_micros(micros).ok_or(InvalidCursor)?;
         let id = Uuid::try_parse(id).map_err(|_| InvalidCursor)?;
         Ok(Some(Self { created_at, id }))
@@ -126,6 +138,19 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode("v2:1:x");
         for raw in ["!!!", "abc", forged.as_str(), "djE6MTIz"] {
             assert_eq!(Cursor::decode(raw), Err(InvalidCursor), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_cursor_with_a_time_postgres_cannot_hold_is_refused() {
+        let id = Uuid::now_v7();
+        for micros in [-8_000_000_000_000_000_000, -1, MAX_MICROS + 1, i64::MAX] {
+            let raw = URL_SAFE_NO_PAD.encode(format!("v1:{micros}:{id}"));
+            assert_eq!(Cursor::decode(&raw), Err(InvalidCursor), "{micros}");
+        }
+        for micros in [MIN_MICROS, MAX_MICROS] {
+            let raw = URL_SAFE_NO_PAD.encode(format!("v1:{micros}:{id}"));
+            assert!(Cursor::decode(&raw).unwrap().is_some(), "{micros}");
         }
     }
 

@@ -1,7 +1,9 @@
 //! A name search: a case-insensitive substring, matched with `ILIKE`. The
 //! text is matched literally, so `%` and `_` are escaped here rather than
 //! acting as wildcards; a search longer than any name cannot match and is
-//! refused as a likely mistake.
+//! refused as a likely mistake. Control characters (NUL above all, which
+//! PostgreSQL text cannot hold) cannot be in a name either, so a search with
+//! one is refused here rather than failing in the database.
 
 use super::{ProductName, ValidationError};
 
@@ -19,6 +21,12 @@ impl NameSearch {
             return Err(ValidationError::new(
                 "search",
                 "must be at most 200 characters",
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                "search",
+                "must not contain control characters",
             ));
         }
         Ok(Some(Self(text.to_owned())))
@@ -65,5 +73,12 @@ mod tests {
             NameSearch::parse(&"a".repeat(201)).unwrap_err().field,
             "search"
         );
+    }
+
+    #[test]
+    fn a_search_with_a_nul_or_another_control_character_is_refused() {
+        for bad in ["a\u{0}b", "a\u{7}b", "a\nb", "a\u{9b}b"] {
+            assert_eq!(NameSearch::parse(bad).unwrap_err().field, "search", "{bad:?}");
+        }
     }
 }
