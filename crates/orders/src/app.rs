@@ -78,7 +78,13 @@ impl Application {
         let resender = Resender::new(pool.clone(), config.resend_after);
         // Waiters are released when shutdown begins, so the server can drain.
         let changes = Changes::new(shutdown.clone());
-        let orders = Orders::new(pool.clone(), catalog, changes.clone(), config.max_wait);
+        let orders = Orders::new(
+            pool.clone(),
+            catalog,
+            changes.clone(),
+            config.max_wait,
+            config.limits,
+        );
         let api = OrdersApi::new(orders, config.token_keys());
         let router = Routes::new(OrdersServer::new(api))
             .into_axum_router()

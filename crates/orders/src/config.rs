@@ -26,6 +26,9 @@ pub const DEFAULT_RESEND_AFTER: Duration = Duration::from_secs(30);
 /// The sweep runs every half of the resend delay; below this it would
 /// only keep the database busy.
 const SHORTEST_RESEND_AFTER: Duration = Duration::from_millis(100);
+pub const MAX_PENDING_VAR: &str = "SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER";
+pub const MAX_QUANTITY_VAR: &str = "SYNCCHAIN_ORDER_MAX_QUANTITY";
+pub const MAX_PER_MINUTE_VAR: &str = "SYNCCHAIN_ORDER_MAX_PER_MINUTE";
 
 /// Everything the orders service needs to run.
 #[derive(Debug, Clone)]
@@ -39,10 +42,50 @@ pub struct Config {
     /// `SYNCCHAIN_ORDER_RESEND_AFTER` (30 s): how long an order may stay
     /// PENDING, unchanged, before its `orders.placed` is sent again.
     pub resend_after: Duration,
+    pub limits: OrderLimits,
     pub database: DatabaseConfig,
     pub events: EventsConfig,
     /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
     pub jwt_secret: JwtSecret,
+}
+
+/// What one customer may place, so that no one customer can hold a
+/// product's whole stock in PENDING orders or flood the saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLimits {
+    /// `SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER` (10): orders one customer
+    /// may have PENDING at once.
+    pub max_pending: i64,
+    /// `SYNCCHAIN_ORDER_MAX_QUANTITY` (1000): items in one order.
+    pub max_quantity: i64,
+    /// `SYNCCHAIN_ORDER_MAX_PER_MINUTE` (60; 0 for no limit): orders one
+    /// customer may place in any minute, which bounds a flood of orders
+    /// that each settle at once (the pending cap does not see those).
+    pub max_per_minute: Option<i64>,
+}
+
+impl OrderLimits {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let at_least_one = |var: &str, default: i64| {
+            let value: i64 = env.get(var, default)?;
+            if value < 1 {
+                return Err(ConfigError::new(var, "must be at least 1"));
+            }
+            Ok(value)
+        };
+        let per_minute: i64 = env.get(MAX_PER_MINUTE_VAR, 60)?;
+        if per_minute < 0 {
+            return Err(ConfigError::new(
+                MAX_PER_MINUTE_VAR,
+                "must be 0 (no limit) or more",
+            ));
+        }
+        Ok(Self {
+            max_pending: at_least_one(MAX_PENDING_VAR, 10)?,
+            max_quantity: at_least_one(MAX_QUANTITY_VAR, 1000)?,
+            max_per_minute: (per_minute > 0).then_some(per_minute),
+        })
+    }
 }
 
 /// The variables naming the orders database.
@@ -92,6 +135,7 @@ impl Config {
             products_url,
             max_wait,
             resend_after,
+            limits: OrderLimits::from_env(env)?,
             database,
             events: EventsConfig::from_env(env)?,
             jwt_secret,
@@ -126,6 +170,14 @@ mod tests {
         assert_eq!(config.products_url, DEFAULT_PRODUCTS_URL);
         assert_eq!(config.max_wait, Duration::from_secs(10));
         assert_eq!(config.resend_after, Duration::from_secs(30));
+        assert_eq!(
+            config.limits,
+            OrderLimits {
+                max_pending: 10,
+                max_quantity: 1000,
+                max_per_minute: Some(60)
+            }
+        );
         assert_eq!(config.database.max_connections, 10);
         assert_eq!(
             config.database.options.get_database(),
@@ -150,6 +202,11 @@ mod tests {
             (RESEND_AFTER_VAR, "later"),
             (RESEND_AFTER_VAR, "0"),
             (RESEND_AFTER_VAR, "99ms"),
+            (MAX_PENDING_VAR, "0"),
+            (MAX_PENDING_VAR, "many"),
+            (MAX_QUANTITY_VAR, "0"),
+            (MAX_QUANTITY_VAR, "-5"),
+            (MAX_PER_MINUTE_VAR, "-1"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");
@@ -166,6 +223,21 @@ mod tests {
     fn the_resend_delay_reads_milliseconds() {
         let config = Config::from_env(&env(&[(RESEND_AFTER_VAR, "200ms")])).unwrap();
         assert_eq!(config.resend_after, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn the_order_limits_are_read_and_a_per_minute_limit_is_optional() {
+        let config = Config::from_env(&env(&[
+            (MAX_PENDING_VAR, "3"),
+            (MAX_QUANTITY_VAR, "50"),
+            (MAX_PER_MINUTE_VAR, "20"),
+        ]))
+        .unwrap();
+        assert_eq!(config.limits.max_pending, 3);
+        assert_eq!(config.limits.max_quantity, 50);
+        assert_eq!(config.limits.max_per_minute, Some(20));
+        let unlimited = Config::from_env(&env(&[(MAX_PER_MINUTE_VAR, "0")])).unwrap();
+        assert_eq!(unlimited.limits.max_per_minute, None);
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub enum OrdersError {
     ProductNotFound,
     #[error("you may not do this")]
     Forbidden,
+    #[error("you have {0} orders waiting for their outcome; wait for one to settle")]
+    TooManyPending(i64),
+    #[error("you placed {0} orders in the last minute; wait a little")]
+    TooManyPerMinute(i64),
     #[error("the order is {0} and cannot be cancelled; only a CONFIRMED order can")]
     NotCancellable(OrderStatus),
     #[error("the products service is unavailable; try again shortly")]

@@ -171,6 +171,9 @@ fn status(context: &'static str, error: OrdersError) -> Status {
             Status::not_found(error.to_string())
         }
         OrdersError::Forbidden => Status::permission_denied(error.to_string()),
+        OrdersError::TooManyPending(_) | OrdersError::TooManyPerMinute(_) => {
+            Status::resource_exhausted(error.to_string())
+        }
         OrdersError::NotCancellable(_) => Status::failed_precondition(error.to_string()),
         OrdersError::ProductsUnavailable(_) => unavailable(context, "the products service", &error),
         OrdersError::Database(ref cause) => {

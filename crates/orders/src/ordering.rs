@@ -10,6 +10,13 @@
 //! transaction (the outbox), so an event is published if and only if the
 //! change committed. Placing an order writes it PENDING; the saga
 //! ([`crate::saga`]) settles it, and `place` waits a bounded time for that.
+//!
+//! No one customer may hold more than a few orders in flight, nor order
+//! more than a bounded quantity at once ([`OrderLimits`]): otherwise one
+//! account could reserve a product's whole stock in seconds, or flood the
+//! saga with one request of aliased mutations. The caps are checked inside
+//! the insert's transaction under a per-customer lock, so concurrent
+//! placements cannot all pass the check before any of them is counted.
 
 use std::{collections::HashSet, time::Duration};
 
@@ -21,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::{
     catalog::Catalog,
+    config::OrderLimits,
     domain::{
         Cursor, Money, NewOrder, Order, OrderId, OrderStatus, Page, PageSize, Transition, Trigger,
         ValidationError,
@@ -40,22 +48,32 @@ pub struct Orders {
     catalog: Catalog,
     changes: Changes,
     max_wait: Duration,
+    limits: OrderLimits,
 }
 
 impl Orders {
-    /// `max_wait` caps how long `place` waits for the saga's outcome.
-    pub fn new(pool: PgPool, catalog: Catalog, changes: Changes, max_wait: Duration) -> Self {
+    /// `max_wait` caps how long `place` waits for the saga's outcome;
+    /// `limits` bounds what one customer may place.
+    pub fn new(
+        pool: PgPool,
+        catalog: Catalog,
+        changes: Changes,
+        max_wait: Duration,
+        limits: OrderLimits,
+    ) -> Self {
         Self {
             pool,
             catalog,
             changes,
             max_wait,
+            limits,
         }
     }
 
     /// Places an order at the product's current price, then waits up to
     /// `wait` (capped) for it to leave PENDING. Nothing is written when the
-    /// product is unknown, products is unreachable or the total is too large.
+    /// product is unknown, products is unreachable, the total is too large
+    /// or the caller is over a limit.
     #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, product.id = %new.product_id))]
     pub async fn place(
         &self,
@@ -64,9 +82,17 @@ impl Orders {
         new: NewOrder,
         wait: Duration,
     ) -> Result<Order, OrdersError> {
+        if new.quantity.get() > self.limits.max_quantity {
+            return Err(ValidationError::new(
+                "quantity",
+                format!("must be at most {}", self.limits.max_quantity),
+            )
+            .into());
+        }
         let unit_price = self.catalog.unit_price(new.product_id, token).await?;
         let total = Money::total(unit_price, new.quantity)?;
         let mut tx = self.pool.begin().await?;
+        self.within_limits(&mut tx, caller.user_id).await?;
         let order = storage::insert(
             &mut tx,
             NewRow {
@@ -88,6 +114,29 @@ impl Orders {
             return Ok(order);
         }
         Ok(self.settled_within(order, wait).await)
+    }
+
+    /// Takes the customer's placement lock for the rest of `tx` and checks
+    /// the caps on orders in flight and per minute.
+    async fn within_limits(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user_id: uuid::Uuid,
+    ) -> Result<(), OrdersError> {
+        storage::lock_customer(tx, user_id).await?;
+        let pending = storage::pending_of(tx, user_id).await?;
+        if pending >= self.limits.max_pending {
+            tracing::info!(pending, "order refused: too many pending orders");
+            return Err(OrdersError::TooManyPending(pending));
+        }
+        if let Some(max) = self.limits.max_per_minute {
+            let placed = storage::placed_within(tx, user_id, Duration::from_secs(60)).await?;
+            if placed >= max {
+                tracing::info!(placed, "order refused: too many orders this minute");
+                return Err(OrdersError::TooManyPerMinute(placed));
+            }
+        }
+        Ok(())
     }
 
     /// The order once it left PENDING, or as it stands when `wait` is over.

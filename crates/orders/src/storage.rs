@@ -51,6 +51,43 @@ pub async fn insert(conn: &mut PgConnection, row: NewRow) -> Result<Order, sqlx:
     order_from(&row)
 }
 
+/// Serialises the placements of one customer until the transaction ends,
+/// so the counts below and the insert that follows them act as one. The
+/// two-key form keeps clear of the single-key locks migrations take.
+pub async fn lock_customer(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('orders.place'), hashtext($1::text))")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The customer's orders still PENDING. Run it as its own statement after
+/// [`lock_customer`]: a statement's snapshot is taken when it starts, so a
+/// count in the locking statement could miss an order committed meanwhile.
+pub async fn pending_of(conn: &mut PgConnection, user_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1 AND status = 'PENDING'")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// The customer's orders placed within `window` of now.
+pub async fn placed_within(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    window: Duration,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM orders
+         WHERE user_id = $1 AND created_at > now() - make_interval(secs => $2)",
+    )
+    .bind(user_id)
+    .bind(window.as_secs_f64())
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn find(
     executor: impl PgExecutor<'_>,
     id: OrderId,

@@ -15,6 +15,7 @@ mod products_double;
 
 mod access;
 mod lifecycle;
+mod limits;
 mod placing;
 mod resending;
 mod saga;

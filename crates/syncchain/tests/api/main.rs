@@ -10,6 +10,7 @@ mod admin;
 mod bad_input;
 mod batching;
 mod compat;
+mod order_limits;
 mod orders_access;
 mod oversell;
 mod saga;
