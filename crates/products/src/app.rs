@@ -62,8 +62,9 @@ impl Application {
         let namespace = &config.events.namespace;
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone());
 
-        let cache = ProductCache::new(&config.cache)
-            .context("cannot set up the product cache (SYNCCHAIN_REDIS_URL)")?;
+        let cache = ProductCache::new(&config.cache).context(
+            "cannot set up the product cache (SYNCCHAIN_CACHE_REDIS_URL or SYNCCHAIN_REDIS_URL)",
+        )?;
         let consumers = vec![
             Consumer::new(
                 pool.clone(),

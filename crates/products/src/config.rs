@@ -16,6 +16,7 @@ pub const DATABASE_URL_VAR: &str = "SYNCCHAIN_PRODUCTS_DATABASE_URL";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncchain_products";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50052";
 pub const REDIS_URL_VAR: &str = "SYNCCHAIN_REDIS_URL";
+pub const CACHE_REDIS_URL_VAR: &str = "SYNCCHAIN_CACHE_REDIS_URL";
 pub const CACHE_TTL_VAR: &str = "SYNCCHAIN_PRODUCT_CACHE_TTL";
 
 /// The variables naming the products database.
@@ -46,7 +47,9 @@ pub struct Config {
 /// The Redis read cache.
 #[derive(Clone)]
 pub struct CacheConfig {
-    /// `SYNCCHAIN_REDIS_URL` (redis://127.0.0.1:6379).
+    /// `SYNCCHAIN_CACHE_REDIS_URL`, else `SYNCCHAIN_REDIS_URL`
+    /// (redis://127.0.0.1:6379). A Redis of its own keeps what reads put
+    /// in the cache away from the revocations and limits in the main one.
     pub redis_url: String,
     /// `SYNCCHAIN_REDIS_PREFIX` (syncchain): the first part of every key.
     pub prefix: String,
@@ -87,9 +90,13 @@ impl Config {
 
 impl CacheConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let redis_url = env.string(REDIS_URL_VAR, "redis://127.0.0.1:6379");
+        let main_url = env.string(REDIS_URL_VAR, "redis://127.0.0.1:6379");
+        let (var, redis_url) = match env.raw(CACHE_REDIS_URL_VAR) {
+            Some(url) => (CACHE_REDIS_URL_VAR, url.to_owned()),
+            None => (REDIS_URL_VAR, main_url),
+        };
         if redis::Client::open(redis_url.as_str()).is_err() {
-            return Err(ConfigError::new(REDIS_URL_VAR, "must be a redis:// URL"));
+            return Err(ConfigError::new(var, "must be a redis:// URL"));
         }
         let prefix = env.string("SYNCCHAIN_REDIS_PREFIX", "syncchain");
         let ttl = env.duration(CACHE_TTL_VAR, Duration::from_secs(300))?;
@@ -144,12 +151,26 @@ mod tests {
             (DATABASE_URL_VAR, "mysql://nope"),
             ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "0"),
             (REDIS_URL_VAR, "http://cache"),
+            (CACHE_REDIS_URL_VAR, "http://cache"),
             (CACHE_TTL_VAR, "0"),
             (CACHE_TTL_VAR, "soon"),
         ] {
             let err = Config::from_env(&with_secret(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");
         }
+    }
+
+    #[test]
+    fn the_cache_uses_its_own_redis_when_one_is_named() {
+        let main = "redis://127.0.0.1:6379/0";
+        let shared = Config::from_env(&with_secret(&[(REDIS_URL_VAR, main)])).unwrap();
+        assert_eq!(shared.cache.redis_url, main);
+        let own = Config::from_env(&with_secret(&[
+            (REDIS_URL_VAR, main),
+            (CACHE_REDIS_URL_VAR, "redis://cache:6380/1"),
+        ]))
+        .unwrap();
+        assert_eq!(own.cache.redis_url, "redis://cache:6380/1");
     }
 
     #[test]

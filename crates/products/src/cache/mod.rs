@@ -17,7 +17,20 @@
 //! Generations are random tokens, not counters: a counter that vanished
 //! (Redis restarted, a key evicted) would count up through values whose old
 //! entries may still be there; a fresh token cannot collide. A missing
-//! generation is set when first seen, and that read goes uncached.
+//! generation is set once the database has found the product, and that
+//! read goes uncached. Setting it after the read is as safe as before: the
+//! value of that read is never stored, and every later reader takes the
+//! generation before its own read, as above; an invalidation in between
+//! only replaces the new generation. Setting it only for a product that
+//! exists means a lookup of an unknown id writes nothing.
+//!
+//! Anonymous requests choose the arguments, so only what they cannot
+//! multiply is cached: products that exist, and the first page of the
+//! unfiltered list, one entry per page size (at most
+//! [`PageSize::MAX`] per list generation). Later pages and searches go to
+//! the database, which their keyset queries keep cheap. The cache may also
+//! live in a Redis of its own ([`CacheConfig`]), away from the security
+//! state kept in the main one.
 //!
 //! The epoch covers what generations cannot: invalidations this process
 //! missed while Redis was away. Every (re)connection sets a new epoch
@@ -54,9 +67,18 @@ pub enum Cached<T> {
     Miss(Option<Slot>),
 }
 
-/// Where a value read after a miss may be stored.
+/// What may be done with a value read after a miss.
 #[derive(Debug)]
-pub struct Slot(String);
+pub struct Slot(SlotKind);
+
+#[derive(Debug)]
+enum SlotKind {
+    /// Store it under this key, fixed before the database read.
+    Store(String),
+    /// Store nothing, but start the generation under this key: there was
+    /// none, and now the database has shown the entry exists.
+    StartGeneration(String),
+}
 
 /// The arguments that identify one list page.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +132,9 @@ impl ProductCache {
     }
 
     pub async fn page(&self, query: ListQuery<'_>) -> Cached<Page<Product>> {
+        if query.after.is_some() || query.search.is_some() {
+            return Cached::Miss(None);
+        }
         let key = format!("list:{}", list_hash(query));
         match self.lookup::<CachedPage>(&self.list_gen_key(), &key).await {
             Cached::Hit(page) => match from_cached(page) {
@@ -172,8 +197,7 @@ impl ProductCache {
         let (epoch, generation) = match generations.as_deref() {
             Ok([Some(epoch), Some(generation)]) => (epoch.clone(), generation.clone()),
             Ok(_) => {
-                self.start_generations(&epoch_key, gen_key).await;
-                return Cached::Miss(None);
+                return Cached::Miss(Some(Slot(SlotKind::StartGeneration(gen_key.to_owned()))));
             }
             Err(CacheUnavailable) => return Cached::Miss(None),
         };
@@ -189,16 +213,16 @@ impl ProductCache {
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
                 Ok(value) => Cached::Hit(value),
                 // Written by another version: replace it.
-                Err(_) => Cached::Miss(Some(Slot(key))),
+                Err(_) => Cached::Miss(Some(Slot(SlotKind::Store(key)))),
             },
-            Ok(None) => Cached::Miss(Some(Slot(key))),
+            Ok(None) => Cached::Miss(Some(Slot(SlotKind::Store(key)))),
             Err(CacheUnavailable) => Cached::Miss(None),
         }
     }
 
     /// Sets the epoch and a generation where they are missing.
-    async fn start_generations(&self, epoch_key: &str, gen_key: &str) {
-        let (epoch_key, gen_key) = (epoch_key.to_owned(), gen_key.to_owned());
+    async fn start_generations(&self, gen_key: String) {
+        let epoch_key = epoch_key(&self.keys);
         let _ = self
             .link
             .call(|mut conn| async move {
@@ -213,8 +237,15 @@ impl ProductCache {
             .await;
     }
 
+    /// Call only with a value the database returned.
     async fn store<T: Serialize>(&self, slot: Option<Slot>, value: &T) {
-        let Some(Slot(key)) = slot else { return };
+        let key = match slot {
+            None => return,
+            Some(Slot(SlotKind::StartGeneration(gen_key))) => {
+                return self.start_generations(gen_key).await;
+            }
+            Some(Slot(SlotKind::Store(key))) => key,
+        };
         let Ok(bytes) = serde_json::to_vec(value) else {
             return;
         };

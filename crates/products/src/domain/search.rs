@@ -78,7 +78,11 @@ mod tests {
     #[test]
     fn a_search_with_a_nul_or_another_control_character_is_refused() {
         for bad in ["a\u{0}b", "a\u{7}b", "a\nb", "a\u{9b}b"] {
-            assert_eq!(NameSearch::parse(bad).unwrap_err().field, "search", "{bad:?}");
+            assert_eq!(
+                NameSearch::parse(bad).unwrap_err().field,
+                "search",
+                "{bad:?}"
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ mod helpers;
 
 mod access;
 mod cache;
+mod cache_bounds;
 mod catalogue;
 mod saga;
 mod unavailable;
