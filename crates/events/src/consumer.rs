@@ -25,6 +25,11 @@
 //! can no longer redeliver their events ([`processed`](crate::processed)),
 //! at start and every hour.
 //!
+//! A consumer whose stream is gone (a wiped NATS store) creates the
+//! namespace's streams again when it binds, and its durable consumer with
+//! them, so it carries on without a restart. Each pull reports to
+//! [`JetStreamHealth`], so `/readyz` is not ready while it cannot bind.
+//!
 //! Nothing a message does stops the loop: errors, even panics of a handler,
 //! end in a retry or a dead letter. On shutdown the consumer stops pulling,
 //! finishes the message in hand and hands the rest of its batch back.
@@ -32,15 +37,16 @@
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{
-    self, AckKind,
+    self, AckKind, ErrorCode,
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
+    context::{GetStreamError, GetStreamErrorKind},
 };
 use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
 use syncchain_platform::{grpc::chain, shutdown::Shutdown};
 
 pub use crate::handler::{Handler, HandlerError, is_connection_error};
-use crate::{Namespace, processed, retry::Backoff};
+use crate::{JetStreamHealth, Namespace, processed, retry::Backoff, streams};
 
 mod message;
 
@@ -109,6 +115,12 @@ enum BindError {
         #[source]
         source: jetstream::context::GetStreamError,
     },
+    #[error("stream {stream} is missing and cannot be created again")]
+    Recreate {
+        stream: String,
+        #[source]
+        source: streams::StreamError,
+    },
     #[error("cannot create consumer {consumer} on stream {stream}")]
     Consumer {
         consumer: String,
@@ -125,6 +137,7 @@ pub struct Consumer {
     namespace: Namespace,
     config: ConsumerConfig,
     handler: Arc<dyn Handler>,
+    health: JetStreamHealth,
 }
 
 impl Consumer {
@@ -150,7 +163,15 @@ impl Consumer {
             namespace,
             config,
             handler: Arc::new(handler),
+            health: JetStreamHealth::new(),
         })
+    }
+
+    /// Reports each pull to `health` (by default to a state nobody reads).
+    #[must_use]
+    pub fn with_health(mut self, health: JetStreamHealth) -> Self {
+        self.health = health;
+        self
     }
 
     /// Consumes until `shutdown`; never returns early, whatever fails.
@@ -204,6 +225,7 @@ impl Consumer {
                 Ok(batch) => self.drain(batch, shutdown).await,
                 Err(error) => Err(error),
             };
+            self.health.report(name, outcome.is_ok());
             match outcome {
                 Ok(()) if failures > 0 => {
                     tracing::info!(consumer = name, failures, "consumer recovered");
@@ -273,14 +295,23 @@ impl Consumer {
     /// Creates the durable consumer, or updates it to this configuration.
     async fn bind(&self) -> Result<PullConsumer, BindError> {
         let stream_name = self.namespace.stream(&self.config.stream);
-        let stream = self
-            .jetstream
-            .get_stream(&stream_name)
-            .await
-            .map_err(|source| BindError::Stream {
-                stream: stream_name.clone(),
-                source,
-            })?;
+        let stream = match self.jetstream.get_stream(&stream_name).await {
+            Err(error) if is_missing(&error) => {
+                streams::ensure_streams(&self.jetstream, &self.namespace)
+                    .await
+                    .map_err(|source| BindError::Recreate {
+                        stream: stream_name.clone(),
+                        source,
+                    })?;
+                tracing::warn!(consumer = %self.config.name, stream = %stream_name, "JetStream stream was missing; created it again");
+                self.jetstream.get_stream(&stream_name).await
+            }
+            found => found,
+        }
+        .map_err(|source| BindError::Stream {
+            stream: stream_name.clone(),
+            source,
+        })?;
         let mut subjects: Vec<String> = self
             .config
             .subjects
@@ -309,4 +340,9 @@ impl Consumer {
                 source,
             })
     }
+}
+
+/// JetStream answered that the stream does not exist.
+fn is_missing(error: &GetStreamError) -> bool {
+    matches!(error.kind(), GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND)
 }

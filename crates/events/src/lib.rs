@@ -10,6 +10,9 @@
 //!   what it cannot apply ([`dead_letter`]) instead of stopping.
 //! - Event types are versioned structs in [`payloads`]; subjects and streams
 //!   are derived from a validated [`Namespace`] ([`streams`]).
+//! - Streams that disappear (a wiped NATS store) are created again by the
+//!   relay and the consumers that miss them, and [`JetStreamHealth`] tells
+//!   `/readyz` while they cannot be.
 //!
 //! The outbox, processed-event and dead-letter tables live in each service's
 //! own database: [`migrate`] adds them next to the service's tables, and
@@ -23,6 +26,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod envelope;
 mod handler;
+pub mod health;
 pub mod outbox;
 pub mod payloads;
 pub mod processed;
@@ -33,6 +37,7 @@ pub mod streams;
 pub use async_trait::async_trait;
 pub use config::{EventsConfig, InvalidNamespace, Namespace};
 pub use envelope::{DecodeError, Envelope, Event};
+pub use health::JetStreamHealth;
 
 /// Creates or updates the outbox, processed-event and dead-letter tables.
 ///

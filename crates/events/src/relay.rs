@@ -14,12 +14,18 @@
 //! `run` wakes on the `NOTIFY` sent by `enqueue` and polls as a fallback;
 //! while NATS or Postgres is away it backs off (100 ms doubling to 5 s) and
 //! logs once per failure streak, not once per retry.
+//!
+//! A publication JetStream answers with "no stream" (no responders: the
+//! streams are gone, as after a wiped store) makes the relay create the
+//! namespace's streams again before its next try, so the outbox drains
+//! without a restart. Each pass reports to [`JetStreamHealth`], so
+//! `/readyz` is not ready while publishing fails.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
-    context::{Publish, PublishError},
+    context::{Publish, PublishError, PublishErrorKind},
     publish::PublishAck,
 };
 use futures::future::join_all;
@@ -27,7 +33,10 @@ use sqlx::{PgPool, postgres::PgListener};
 use syncchain_platform::{grpc::chain, shutdown::Shutdown};
 use uuid::Uuid;
 
-use crate::{Namespace, outbox, retry::Backoff};
+use crate::{JetStreamHealth, Namespace, outbox, retry::Backoff, streams};
+
+/// The relay's name in [`JetStreamHealth`].
+const HEALTH_TASK: &str = "relay";
 
 /// Why a pass of the relay stopped; the rows it did not publish stay in the
 /// outbox and are retried.
@@ -44,6 +53,13 @@ pub enum RelayError {
     },
 }
 
+impl RelayError {
+    /// JetStream has no stream for the subject: the streams are gone.
+    fn is_missing_stream(&self) -> bool {
+        matches!(self, Self::Publish { source, .. } if source.kind() == PublishErrorKind::StreamNotFound)
+    }
+}
+
 /// Publishes the outbox of one database. Cheap to clone.
 #[derive(Clone)]
 pub struct Relay {
@@ -52,6 +68,7 @@ pub struct Relay {
     namespace: Namespace,
     batch_size: i64,
     poll_interval: Duration,
+    health: JetStreamHealth,
 }
 
 /// A claimed outbox row.
@@ -72,7 +89,15 @@ impl Relay {
             namespace,
             batch_size: 100,
             poll_interval: Duration::from_secs(1),
+            health: JetStreamHealth::new(),
         }
+    }
+
+    /// Reports each pass to `health` (by default to a state nobody reads).
+    #[must_use]
+    pub fn with_health(mut self, health: JetStreamHealth) -> Self {
+        self.health = health;
+        self
     }
 
     /// How many rows one pass claims (default 100).
@@ -116,6 +141,7 @@ impl Relay {
             };
             match result {
                 Ok(published) => {
+                    self.health.report(HEALTH_TASK, true);
                     if failures > 0 {
                         tracing::info!(failures, published, "outbox relay recovered");
                         failures = 0;
@@ -130,11 +156,20 @@ impl Relay {
                     }
                 }
                 Err(error) => {
+                    if matches!(error, RelayError::Publish { .. }) {
+                        self.health.report(HEALTH_TASK, false);
+                    }
                     failures += 1;
                     if failures == 1 {
                         tracing::warn!(error = %chain(&error), "outbox relay cannot publish, retrying with backoff");
                     } else {
                         tracing::debug!(error = %chain(&error), failures, "outbox relay retry failed");
+                    }
+                    if error.is_missing_stream() {
+                        tokio::select! {
+                            () = shutdown.cancelled() => break,
+                            () = self.recreate_streams() => {}
+                        }
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => break,
@@ -144,6 +179,19 @@ impl Relay {
             }
         }
         tracing::info!(namespace = %self.namespace, "outbox relay stopped");
+    }
+
+    /// Creates the namespace's streams again after JetStream said they are
+    /// gone; a failure is retried on the next failing pass.
+    async fn recreate_streams(&self) {
+        match streams::ensure_streams(&self.jetstream, &self.namespace).await {
+            Ok(()) => {
+                tracing::warn!(namespace = %self.namespace, "JetStream streams were missing; created them again");
+            }
+            Err(error) => {
+                tracing::debug!(error = %chain(&error), "cannot create the missing JetStream streams, will retry");
+            }
+        }
     }
 
     /// A listener for `enqueue`'s notifications, or `None` (then `run` polls).

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{consumer::Consumer, relay::Relay};
+use syncchain_events::{JetStreamHealth, consumer::Consumer, relay::Relay};
 use syncchain_platform::{
     health::{self, Check},
     serve::{Background, serve},
@@ -64,14 +64,17 @@ impl Application {
 
         let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
         let namespace = config.events.namespace.clone();
-        let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone());
+        let jetstream_health = JetStreamHealth::new();
+        let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
+            .with_health(jetstream_health.clone());
         let consumer = Consumer::new(
             pool.clone(),
             jetstream,
             namespace,
             saga::consumer_config(),
             StockOutcomes,
-        )?;
+        )?
+        .with_health(jetstream_health.clone());
 
         let catalog = Catalog::new(&config.products_url)
             .with_context(|| format!("{PRODUCTS_URL_VAR} is not a usable URL"))?;
@@ -91,6 +94,7 @@ impl Application {
             .merge(health::router(vec![
                 Check::postgres(pool.clone()),
                 Check::nats(nats),
+                jetstream_health.check(),
             ]));
         Ok(Self {
             listener,

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{consumer::Consumer, relay::Relay};
+use syncchain_events::{JetStreamHealth, consumer::Consumer, relay::Relay};
 use syncchain_platform::{
     health::{self, Check},
     serve::{Background, serve},
@@ -60,7 +60,9 @@ impl Application {
 
         let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
         let namespace = &config.events.namespace;
-        let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone());
+        let jetstream_health = JetStreamHealth::new();
+        let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
+            .with_health(jetstream_health.clone());
 
         let cache = ProductCache::new(&config.cache).context(
             "cannot set up the product cache (SYNCCHAIN_CACHE_REDIS_URL or SYNCCHAIN_REDIS_URL)",
@@ -72,14 +74,16 @@ impl Application {
                 namespace.clone(),
                 saga::consumer_config(),
                 saga::StockKeeper,
-            )?,
+            )?
+            .with_health(jetstream_health.clone()),
             Consumer::new(
                 pool.clone(),
                 jetstream,
                 namespace.clone(),
                 invalidation::consumer_config(),
                 invalidation::CacheInvalidation::new(cache.clone()),
-            )?,
+            )?
+            .with_health(jetstream_health.clone()),
         ];
 
         let link = cache.link().clone();
@@ -89,6 +93,7 @@ impl Application {
             .merge(health::router(vec![
                 Check::postgres(pool.clone()),
                 Check::nats(nats),
+                jetstream_health.check(),
                 redis_check(link.clone()),
             ]));
         Ok(Self {

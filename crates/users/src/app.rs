@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::relay::Relay;
+use syncchain_events::{JetStreamHealth, relay::Relay};
 use syncchain_platform::{
     health::{self, Check},
     serve::{Background, serve},
@@ -51,7 +51,9 @@ impl Application {
             .context("cannot migrate the users database")?;
 
         let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
-        let relay = Relay::new(pool.clone(), jetstream, config.events.namespace.clone());
+        let jetstream_health = JetStreamHealth::new();
+        let relay = Relay::new(pool.clone(), jetstream, config.events.namespace.clone())
+            .with_health(jetstream_health.clone());
 
         let hasher = PasswordHasher::new(config.password_hash_concurrency).await?;
         let accounts = Accounts::new(pool.clone(), hasher);
@@ -68,6 +70,7 @@ impl Application {
             .merge(health::router(vec![
                 Check::postgres(pool.clone()),
                 Check::nats(nats),
+                jetstream_health.check(),
             ]));
         Ok(Self {
             listener,

@@ -33,10 +33,8 @@ async fn a_cursor_with_a_time_out_of_range_is_bad_input_on_after_in_every_list()
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     let (_, customer) = app.customer(&unique_email("pager")).await;
-    let cursor = URL_SAFE_NO_PAD.encode(format!(
-        "v1:-8000000000000000000:{}",
-        uuid::Uuid::new_v4()
-    ));
+    let cursor =
+        URL_SAFE_NO_PAD.encode(format!("v1:-8000000000000000000:{}", uuid::Uuid::new_v4()));
 
     for (list, token) in [
         ("products", None),

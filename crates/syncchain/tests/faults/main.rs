@@ -10,3 +10,4 @@ mod broker;
 mod database;
 mod poison;
 mod services;
+mod streams;
