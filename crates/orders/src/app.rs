@@ -5,8 +5,10 @@
 //! caller's listener. The products service is connected lazily: orders
 //! starts and answers reads while products is away.
 //!
-//! `run_until_stopped` runs the outbox relay, the saga consumer, the sweep
-//! of stale PENDING orders and the change listener beside the server. When
+//! `run_until_stopped` runs the outbox relay, the session feed (see
+//! [`syncchain_events::sessions`]; `/readyz` waits for its replay), the
+//! saga consumer, the sweep of stale PENDING orders and the change listener
+//! beside the server. When
 //! the shutdown token fires, waiting requests and watch streams are
 //! released and in-flight requests finish; only then do the background
 //! tasks stop (the consumer finishes the message in hand), so the events of
@@ -16,7 +18,11 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{consumer::Consumer, relay::Relay};
+use syncchain_events::{
+    consumer::Consumer,
+    relay::Relay,
+    sessions::{SessionFeed, Sessions},
+};
 use syncchain_platform::{
     health::{self, Check},
     serve::{Background, serve},
@@ -41,6 +47,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: axum::Router,
     relay: Relay,
+    sessions: SessionFeed,
     consumer: Consumer,
     resender: Resender,
     changes: Changes,
@@ -65,6 +72,9 @@ impl Application {
         let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
         let namespace = config.events.namespace.clone();
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone());
+        let keys = config.token_keys();
+        let sessions = Sessions::new(keys.ttl());
+        let feed = sessions.feed(jetstream.clone(), namespace.clone());
         let consumer = Consumer::new(
             pool.clone(),
             jetstream,
@@ -79,18 +89,20 @@ impl Application {
         // Waiters are released when shutdown begins, so the server can drain.
         let changes = Changes::new(shutdown.clone());
         let orders = Orders::new(pool.clone(), catalog, changes.clone(), config.max_wait);
-        let api = OrdersApi::new(orders, config.token_keys());
+        let api = OrdersApi::new(orders, keys, sessions.clone());
         let router = Routes::new(OrdersServer::new(api))
             .into_axum_router()
             .merge(health::router(vec![
                 Check::postgres(pool.clone()),
                 Check::nats(nats),
+                sessions.check(),
             ]));
         Ok(Self {
             listener,
             local_addr,
             router,
             relay,
+            sessions: feed,
             consumer,
             resender,
             changes,
@@ -110,6 +122,7 @@ impl Application {
             listener,
             router,
             relay,
+            sessions,
             consumer,
             resender,
             changes,
@@ -119,6 +132,7 @@ impl Application {
         } = self;
         let mut background = Background::new();
         background.spawn("outbox relay", |stop| relay.run(stop));
+        background.spawn("session feed", |stop| sessions.run(stop));
         background.spawn("saga consumer", |stop| consumer.run(stop));
         background.spawn("pending order sweep", |stop| resender.run(stop));
         let listened = pool.clone();
