@@ -33,7 +33,7 @@ use async_nats::jetstream::{
     self,
     consumer::{DeliverPolicy, pull::OrderedConfig},
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures::StreamExt;
 use syncchain_platform::{
     auth::{Caller, TokenKeys},
@@ -236,6 +236,8 @@ impl State {
                 "session replica full; a session cut-off dropped"
             );
         }
+        // Tokens know their issue time to the millisecond.
+        let before = before.trunc_subsecs(3);
         let cut_off = self.cut_offs.entry(user_id).or_insert(before);
         *cut_off = (*cut_off).max(before);
     }

@@ -19,5 +19,6 @@ mod placing;
 mod resending;
 mod saga;
 mod saga_model;
+mod sessions;
 mod watching;
 mod with_products;

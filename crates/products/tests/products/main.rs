@@ -14,4 +14,5 @@ mod access;
 mod cache;
 mod catalogue;
 mod saga;
+mod sessions;
 mod unavailable;
