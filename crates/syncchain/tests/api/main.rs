@@ -7,6 +7,7 @@ mod support;
 mod abuse;
 mod accounts;
 mod admin;
+mod authorization;
 mod batching;
 mod compat;
 mod orders_access;
