@@ -32,6 +32,7 @@ pub mod payloads;
 pub mod processed;
 pub mod relay;
 mod retry;
+pub mod sessions;
 pub mod streams;
 
 pub use async_trait::async_trait;

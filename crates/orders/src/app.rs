@@ -5,8 +5,10 @@
 //! caller's listener. The products service is connected lazily: orders
 //! starts and answers reads while products is away.
 //!
-//! `run_until_stopped` runs the outbox relay, the saga consumer, the sweep
-//! of stale PENDING orders and the change listener beside the server. When
+//! `run_until_stopped` runs the outbox relay, the session feed (see
+//! [`syncchain_events::sessions`]; `/readyz` waits for its replay), the
+//! saga consumer, the sweep of stale PENDING orders and the change listener
+//! beside the server. When
 //! the shutdown token fires, waiting requests and watch streams are
 //! released and in-flight requests finish; only then do the background
 //! tasks stop (the consumer finishes the message in hand), so the events of
@@ -16,7 +18,12 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{JetStreamHealth, consumer::Consumer, relay::Relay};
+use syncchain_events::{
+    JetStreamHealth,
+    consumer::Consumer,
+    relay::Relay,
+    sessions::{SessionFeed, Sessions},
+};
 use syncchain_platform::{
     health::{self, Check},
     serve::{Background, serve},
@@ -41,6 +48,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: axum::Router,
     relay: Relay,
+    sessions: SessionFeed,
     consumer: Consumer,
     resender: Resender,
     changes: Changes,
@@ -67,6 +75,9 @@ impl Application {
         let jetstream_health = JetStreamHealth::new();
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
             .with_health(jetstream_health.clone());
+        let keys = config.token_keys();
+        let sessions = Sessions::new(keys.ttl());
+        let feed = sessions.feed(jetstream.clone(), namespace.clone());
         let consumer = Consumer::new(
             pool.clone(),
             jetstream,
@@ -88,19 +99,21 @@ impl Application {
             config.max_wait,
             config.limits,
         );
-        let api = OrdersApi::new(orders, config.token_keys());
+        let api = OrdersApi::new(orders, keys, sessions.clone());
         let router = Routes::new(OrdersServer::new(api))
             .into_axum_router()
             .merge(health::router(vec![
                 Check::postgres(pool.clone()),
                 Check::nats(nats),
                 jetstream_health.check(),
+                sessions.check(),
             ]));
         Ok(Self {
             listener,
             local_addr,
             router,
             relay,
+            sessions: feed,
             consumer,
             resender,
             changes,
@@ -120,6 +133,7 @@ impl Application {
             listener,
             router,
             relay,
+            sessions,
             consumer,
             resender,
             changes,
@@ -129,6 +143,7 @@ impl Application {
         } = self;
         let mut background = Background::new();
         background.spawn("outbox relay", |stop| relay.run(stop));
+        background.spawn("session feed", |stop| sessions.run(stop));
         background.spawn("saga consumer", |stop| consumer.run(stop));
         background.spawn("pending order sweep", |stop| resender.run(stop));
         let listened = pool.clone();

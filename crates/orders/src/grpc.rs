@@ -10,14 +10,13 @@
 use std::time::Duration;
 
 use futures::{StreamExt, stream::BoxStream};
+use syncchain_events::sessions::{self, Sessions};
 use syncchain_platform::{
-    auth::TokenKeys,
-    grpc::{
-        database_failure, internal, invalid_argument, require_caller, timestamp, token, unavailable,
-    },
+    auth::{Caller, TokenKeys},
+    grpc::{database_failure, internal, invalid_argument, timestamp, token, unavailable},
 };
 use syncchain_proto::orders::v1 as proto;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
     domain::{Cursor, NewOrder, Order, OrderId, OrderStatus, PageSize, ValidationError},
@@ -32,11 +31,22 @@ pub use proto::orders_server::OrdersServer;
 pub struct OrdersApi {
     orders: Orders,
     keys: TokenKeys,
+    sessions: Sessions,
 }
 
 impl OrdersApi {
-    pub fn new(orders: Orders, keys: TokenKeys) -> Self {
-        Self { orders, keys }
+    pub fn new(orders: Orders, keys: TokenKeys, sessions: Sessions) -> Self {
+        Self {
+            orders,
+            keys,
+            sessions,
+        }
+    }
+
+    /// The signed-in caller, whose token still counts: not signed out, and
+    /// issued after the caller's last role change.
+    async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, Status> {
+        sessions::verify(metadata, &self.keys, &self.sessions).await
     }
 }
 
@@ -46,7 +56,7 @@ impl proto::orders_server::Orders for OrdersApi {
         &self,
         request: Request<proto::PlaceOrderRequest>,
     ) -> Result<Response<proto::Order>, Status> {
-        let caller = require_caller(request.metadata(), &self.keys)?;
+        let caller = self.caller(request.metadata()).await?;
         let token = token(request.metadata())?;
         let r = request.get_ref();
         let result = async {
@@ -62,7 +72,7 @@ impl proto::orders_server::Orders for OrdersApi {
         &self,
         request: Request<proto::GetOrderRequest>,
     ) -> Result<Response<proto::Order>, Status> {
-        let caller = require_caller(request.metadata(), &self.keys)?;
+        let caller = self.caller(request.metadata()).await?;
         let result = async {
             let id = OrderId::parse("id", &request.get_ref().id)?;
             self.orders.get(&caller, id).await
@@ -75,7 +85,7 @@ impl proto::orders_server::Orders for OrdersApi {
         &self,
         request: Request<proto::GetOrdersRequest>,
     ) -> Result<Response<proto::GetOrdersResponse>, Status> {
-        let caller = require_caller(request.metadata(), &self.keys)?;
+        let caller = self.caller(request.metadata()).await?;
         let result = async {
             let ids = request
                 .get_ref()
@@ -98,7 +108,7 @@ impl proto::orders_server::Orders for OrdersApi {
         &self,
         request: Request<proto::ListOrdersRequest>,
     ) -> Result<Response<proto::ListOrdersResponse>, Status> {
-        let caller = require_caller(request.metadata(), &self.keys)?;
+        let caller = self.caller(request.metadata()).await?;
         let result = async {
             let r = request.get_ref();
             let after = Cursor::decode(&r.after).map_err(ValidationError::from)?;
@@ -121,7 +131,7 @@ impl proto::orders_server::Orders for OrdersApi {
         &self,
         request: Request<proto::CancelOrderRequest>,
     ) -> Result<Response<proto::Order>, Status> {
-        let caller = require_caller(request.metadata(), &self.keys)?;
+        let caller = self.caller(request.metadata()).await?;
         let result = async {
             let id = OrderId::parse("id", &request.get_ref().id)?;
             self.orders.cancel(&caller, id).await
@@ -136,7 +146,7 @@ impl proto::orders_server::Orders for OrdersApi {
         &self,
         request: Request<proto::WatchOrderRequest>,
     ) -> Result<Response<Self::WatchOrderStream>, Status> {
-        let caller = require_caller(request.metadata(), &self.keys)?;
+        let caller = self.caller(request.metadata()).await?;
         let result = async {
             let id = OrderId::parse("id", &request.get_ref().id)?;
             self.orders.watch(&caller, id).await

@@ -6,16 +6,22 @@
 //! background and the service serves uncached meanwhile, so readiness
 //! reports Redis without depending on it.
 //!
-//! `run_until_stopped` runs the outbox relay, the two consumers (the saga
-//! and the cache invalidation) and the cache's connection beside the
-//! server until the shutdown token fires, lets in-flight requests and the
+//! `run_until_stopped` runs the outbox relay, the session feed (see
+//! [`syncchain_events::sessions`]; `/readyz` waits for its replay), the two
+//! consumers (the saga and the cache invalidation) and the cache's
+//! connection beside the server until the shutdown token fires, lets in-flight requests and the
 //! message in hand finish, and then stops them all.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use syncchain_events::{JetStreamHealth, consumer::Consumer, relay::Relay};
+use syncchain_events::{
+    JetStreamHealth,
+    consumer::Consumer,
+    relay::Relay,
+    sessions::{SessionFeed, Sessions},
+};
 use syncchain_platform::{
     health::{self, Check},
     serve::{Background, serve},
@@ -38,6 +44,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: axum::Router,
     relay: Relay,
+    sessions: SessionFeed,
     consumers: Vec<Consumer>,
     cache: RedisLink,
     pool: PgPool,
@@ -63,6 +70,9 @@ impl Application {
         let jetstream_health = JetStreamHealth::new();
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
             .with_health(jetstream_health.clone());
+        let keys = config.token_keys();
+        let sessions = Sessions::new(keys.ttl());
+        let feed = sessions.feed(jetstream.clone(), namespace.clone());
 
         let cache = ProductCache::new(&config.cache).context(
             "cannot set up the product cache (SYNCCHAIN_CACHE_REDIS_URL or SYNCCHAIN_REDIS_URL)",
@@ -87,13 +97,14 @@ impl Application {
         ];
 
         let link = cache.link().clone();
-        let api = ProductsApi::new(Catalogue::new(pool.clone(), cache), config.token_keys());
+        let api = ProductsApi::new(Catalogue::new(pool.clone(), cache), keys, sessions.clone());
         let router = Routes::new(ProductsServer::new(api))
             .into_axum_router()
             .merge(health::router(vec![
                 Check::postgres(pool.clone()),
                 Check::nats(nats),
                 jetstream_health.check(),
+                sessions.check(),
                 redis_check(link.clone()),
             ]));
         Ok(Self {
@@ -101,6 +112,7 @@ impl Application {
             local_addr,
             router,
             relay,
+            sessions: feed,
             consumers,
             cache: link,
             pool,
@@ -119,6 +131,7 @@ impl Application {
             listener,
             router,
             relay,
+            sessions,
             consumers,
             cache,
             pool,
@@ -127,6 +140,7 @@ impl Application {
         } = self;
         let mut background = Background::new();
         background.spawn("outbox relay", |stop| relay.run(stop));
+        background.spawn("session feed", |stop| sessions.run(stop));
         background.spawn("redis cache", |stop| cache.run(stop));
         for consumer in consumers {
             background.spawn("consumer", |stop| consumer.run(stop));

@@ -6,9 +6,10 @@
 //! UNAVAILABLE, and unexpected failures are logged with their cause chain
 //! and cross the wire as a bare "internal error".
 
+use syncchain_events::sessions::{self, Sessions};
 use syncchain_platform::{
     auth::{Caller, TokenKeys},
-    grpc::{database_failure, internal, invalid_argument, require_caller, timestamp},
+    grpc::{database_failure, internal, invalid_argument, timestamp},
 };
 use syncchain_proto::products::v1 as proto;
 use tonic::{Request, Response, Status, metadata::MetadataMap};
@@ -29,17 +30,23 @@ pub use proto::products_server::ProductsServer;
 pub struct ProductsApi {
     catalogue: Catalogue,
     keys: TokenKeys,
+    sessions: Sessions,
 }
 
 impl ProductsApi {
-    pub fn new(catalogue: Catalogue, keys: TokenKeys) -> Self {
-        Self { catalogue, keys }
+    pub fn new(catalogue: Catalogue, keys: TokenKeys, sessions: Sessions) -> Self {
+        Self {
+            catalogue,
+            keys,
+            sessions,
+        }
     }
 
-    /// The caller of a write: signed in and an admin, checked before the
-    /// input is looked at.
-    fn admin(&self, metadata: &MetadataMap) -> Result<Caller, Status> {
-        let caller = require_caller(metadata, &self.keys)?;
+    /// The caller of a write: signed in with a token that still counts (not
+    /// signed out, issued after the caller's last role change) and an admin,
+    /// checked before the input is looked at.
+    async fn admin(&self, metadata: &MetadataMap) -> Result<Caller, Status> {
+        let caller = sessions::verify(metadata, &self.keys, &self.sessions).await?;
         if caller.is_admin() {
             Ok(caller)
         } else {
@@ -56,7 +63,7 @@ impl proto::products_server::Products for ProductsApi {
         &self,
         request: Request<proto::CreateProductRequest>,
     ) -> Result<Response<proto::Product>, Status> {
-        let caller = self.admin(request.metadata())?;
+        let caller = self.admin(request.metadata()).await?;
         let r = request.get_ref();
         let result = async {
             let new = NewProduct::parse(NewProductInput {
@@ -132,7 +139,7 @@ impl proto::products_server::Products for ProductsApi {
         &self,
         request: Request<proto::UpdateProductRequest>,
     ) -> Result<Response<proto::Product>, Status> {
-        let caller = self.admin(request.metadata())?;
+        let caller = self.admin(request.metadata()).await?;
         let r = request.get_ref();
         let result = async {
             let id = ProductId::parse("id", &r.id)?;
@@ -151,7 +158,7 @@ impl proto::products_server::Products for ProductsApi {
         &self,
         request: Request<proto::RestockProductRequest>,
     ) -> Result<Response<proto::Product>, Status> {
-        let caller = self.admin(request.metadata())?;
+        let caller = self.admin(request.metadata()).await?;
         let r = request.get_ref();
         let result = async {
             let id = ProductId::parse("id", &r.id)?;

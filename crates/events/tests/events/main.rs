@@ -11,5 +11,6 @@ mod database_outage;
 mod migrate;
 mod outbox;
 mod processed;
+mod sessions;
 mod streams;
 mod support;

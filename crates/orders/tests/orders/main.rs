@@ -20,5 +20,6 @@ mod placing;
 mod resending;
 mod saga;
 mod saga_model;
+mod sessions;
 mod watching;
 mod with_products;

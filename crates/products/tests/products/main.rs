@@ -15,4 +15,5 @@ mod cache;
 mod cache_bounds;
 mod catalogue;
 mod saga;
+mod sessions;
 mod unavailable;

@@ -7,6 +7,7 @@ mod support;
 mod abuse;
 mod accounts;
 mod admin;
+mod authorization;
 mod bad_input;
 mod batching;
 mod compat;
