@@ -9,6 +9,8 @@ mod accounts;
 mod admin;
 mod batching;
 mod compat;
+mod edge;
+mod fuzz;
 mod orders_access;
 mod oversell;
 mod saga;
