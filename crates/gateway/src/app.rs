@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::{Router, routing::get};
-use syncchain_platform::{deps, health, shutdown::Shutdown};
+use syncchain_platform::{config::Mode, deps, health, shutdown::Shutdown};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -47,7 +47,11 @@ impl Application {
         let revocations =
             Revocations::new(config.keys.clone(), redis.clone(), &config.redis_prefix);
         let limiter = SignInLimiter::new(redis.clone(), &config.redis_prefix, config.signin);
-        let schema = schema::builder(config.limits, config.introspection)
+        let openness = schema::Openness {
+            introspection: config.introspection,
+            suggestions: config.mode == Mode::Dev,
+        };
+        let schema = schema::builder(config.limits, openness)
             .data(services.clone())
             .data(revocations)
             .data(limiter)

@@ -6,6 +6,14 @@
 //! fields, wrong variable types, depth and complexity limits) are the
 //! client's doing and become `BAD_USER_INPUT`.
 //!
+//! `CostGuard` prices every document before the engine parses, checks or
+//! runs it (see [`crate::cost`]). It hooks `prepare_request`, the first
+//! step of async-graphql's pipeline, not `parse_query`: the future that
+//! `parse_query` extensions wrap runs the engine's recursion-depth and
+//! directive checks right after parsing, and those follow every fragment
+//! spread, which is the very walk a fragment bomb makes explode. The guard
+//! hands the engine the document it parsed, so the text is parsed once.
+//!
 //! `SubscriptionsOnlyOnSockets` refuses queries and mutations sent on a
 //! WebSocket: those go over HTTP POST, where the body limit applies and
 //! mutations are only accepted that way.
@@ -13,14 +21,17 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Response, ServerError, ServerResult, Variables,
+    Request, Response, ServerError, ServerResult, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextRequest, NextSubscribe,
     },
     futures_util::stream::BoxStream,
     parser::types::{ExecutableDocument, OperationType},
 };
 use futures::StreamExt;
+
+use crate::cost::{self, Budget};
 
 /// Marks the data of a WebSocket connection.
 pub struct WebSocketConnection;
@@ -69,6 +80,32 @@ pub fn ensure_codes(response: &mut Response) {
                 .get_or_insert_with(Default::default)
                 .set("code", "BAD_USER_INPUT");
         }
+    }
+}
+
+/// Refuses documents over budget before anything else looks at them.
+pub struct CostGuard(pub Budget);
+
+impl ExtensionFactory for CostGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CostGuard(self.0))
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for CostGuard {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let admission = cost::admit(&request.query, &request.variables, self.0);
+        let (document, _price) = admission
+            .outcome
+            .map_err(cost::Refusal::into_server_error)?;
+        request.set_parsed_query(document);
+        next.run(ctx, request).await
     }
 }
 

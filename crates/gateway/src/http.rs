@@ -2,6 +2,11 @@
 //! IDE, and the health endpoints. The body is read here with its own limit
 //! so an oversized or malformed request gets a GraphQL error with a code,
 //! like every other failure, instead of a bare status page.
+//!
+//! A POST must say `Content-Type: application/json`. Browsers send
+//! `text/plain`, form and multipart bodies across sites without asking, so
+//! a server that parsed any body as JSON would run mutations for any page
+//! a signed-out victim visits (CSRF); a JSON body takes a CORS preflight.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -41,12 +46,37 @@ pub(crate) fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_proxy:
     peer.ip()
 }
 
+/// Whether the body is declared JSON (`application/json`, or the GraphQL
+/// response type some clients send), parameters such as `charset` aside.
+fn declares_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .is_some_and(|media| {
+            media.eq_ignore_ascii_case("application/json")
+                || media.eq_ignore_ascii_case("application/graphql-response+json")
+        })
+}
+
 pub async fn graphql(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if !declares_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadUserInput {
+                field: None,
+                message:
+                    "send GraphQL requests as a JSON body with `Content-Type: application/json`"
+                        .into(),
+            },
+        );
+    }
     let limit = state.limits.max_body_bytes;
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
@@ -121,6 +151,28 @@ fn ide(state: AppState) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_json_bodies_are_accepted() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            declares_json(&headers)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/graphql-response+json"));
+        for refused in [
+            "text/plain",
+            "text/plain; charset=application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+        ] {
+            assert!(!with(refused), "{refused}");
+        }
+        assert!(!declares_json(&HeaderMap::new()), "no content type");
+    }
 
     #[test]
     fn forwarded_addresses_count_only_behind_a_trusted_proxy() {

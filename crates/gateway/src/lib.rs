@@ -14,6 +14,7 @@ pub mod app;
 pub mod auth;
 pub mod clients;
 pub mod config;
+pub mod cost;
 pub mod errors;
 pub mod extensions;
 pub mod http;

@@ -128,6 +128,13 @@ impl Fixture {
                     other => Err(format!("order {}", other.unwrap_or("?"))),
                 }
             }
+            // The 611-byte document of a million fields: a success is a
+            // refusal (`BAD_USER_INPUT`) before the engine expands it.
+            "fragment-bomb" => match self.post(&fragment_bomb(11), json!({}), None).await {
+                Err(code) if code == "BAD_USER_INPUT" => Ok(()),
+                Err(code) => Err(code),
+                Ok(_) => Err("bomb admitted".into()),
+            },
             // Mostly reads, some orders, a few sign-ins: a shop's day.
             "mix" => match i % 20 {
                 0..=9 => Box::pin(self.once("product", i)).await,
@@ -138,6 +145,19 @@ impl Fixture {
             other => Err(format!("unknown scenario {other}")),
         }
     }
+}
+
+/// F1 selects a field; each next fragment spreads the one before four
+/// times, so `levels` levels expand to 4^(levels-1) fields.
+fn fragment_bomb(levels: usize) -> String {
+    let mut query = format!("query {{ ...F{levels} }}\nfragment F1 on Query {{ __typename }}\n");
+    for level in 2..=levels {
+        let below = level - 1;
+        query.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{below} ...F{below} ...F{below} ...F{below} }}\n"
+        ));
+    }
+    query
 }
 
 #[derive(Debug, Default)]

@@ -14,7 +14,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use context::{ClientAddress, PlaceOrderWait, RequestContext};
 
-use crate::config::Limits;
+use crate::{config::Limits, cost::Budget};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -37,12 +37,26 @@ pub struct Subscription(orders::OrdersSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
+/// What the schema tells clients about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Openness {
+    pub introspection: bool,
+    /// "Did you mean …" hints on unknown fields: they map the schema for
+    /// anyone, so only in dev mode.
+    pub suggestions: bool,
+}
+
 /// The schema with its limits; the caller adds shared data and finishes it.
-pub fn builder(
-    limits: Limits,
-    introspection: bool,
-) -> SchemaBuilder<Query, Mutation, Subscription> {
-    let builder = Schema::build(
+///
+/// The cost guard comes first and bounds every document; the engine's own
+/// depth and complexity limits stay as a second line, cheap on a bounded
+/// document.
+pub fn builder(limits: Limits, openness: Openness) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let budget = Budget {
+        max_cost: u64::try_from(limits.max_complexity).unwrap_or(u64::MAX),
+        max_depth: limits.max_depth,
+    };
+    let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
@@ -51,13 +65,16 @@ pub fn builder(
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_depth.max(16))
     .limit_directives(16)
+    .extension(crate::extensions::CostGuard(budget))
     .extension(crate::extensions::ErrorCodes)
     .extension(crate::extensions::SubscriptionsOnlyOnSockets);
-    if introspection {
-        builder
-    } else {
-        builder.disable_introspection()
+    if !openness.introspection {
+        builder = builder.disable_introspection();
     }
+    if !openness.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

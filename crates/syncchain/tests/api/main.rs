@@ -12,6 +12,8 @@ mod bad_input;
 mod batching;
 mod compat;
 mod order_limits;
+mod edge;
+mod fuzz;
 mod orders_access;
 mod oversell;
 mod saga;
