@@ -53,7 +53,9 @@ impl Application {
         let (nats, jetstream) = syncchain_events::streams::connect(&config.events).await?;
         let relay = Relay::new(pool.clone(), jetstream, config.events.namespace.clone());
 
-        let hasher = PasswordHasher::new(config.password_hash_concurrency).await?;
+        let hasher =
+            PasswordHasher::new(config.password_hash_concurrency, config.password_hash_queue)
+                .await?;
         let accounts = Accounts::new(pool.clone(), hasher);
         if let Some(admin) = &config.bootstrap_admin {
             accounts
