@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod batching;
 mod compat;
+mod limits;
 mod orders_access;
 mod oversell;
 mod saga;
