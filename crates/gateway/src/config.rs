@@ -38,14 +38,50 @@ pub struct Limits {
     pub max_body_bytes: usize,
 }
 
-/// Sign-in attempts allowed per window before `RATE_LIMITED`.
+/// Sign-in and registration attempts allowed per window before
+/// `RATE_LIMITED` (see [`crate::ratelimit`]). Every limit is at least 1.
 #[derive(Debug, Clone, Copy)]
 pub struct SignInLimits {
-    /// Failed attempts against one account.
+    /// `SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT`: sign-ins on one account from
+    /// one client address (IPv6: /64).
     pub per_account: u32,
-    /// Attempts from one client address.
+    /// `SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT_GLOBAL`: sign-ins on one account
+    /// from anywhere.
+    pub per_account_global: u32,
+    /// `SYNCCHAIN_SIGNIN_MAX_PER_ADDRESS`: sign-ins from one client address.
     pub per_address: u32,
+    /// `SYNCCHAIN_REGISTER_MAX_PER_ADDRESS`: registrations from one client address.
+    pub register_per_address: u32,
+    /// `SYNCCHAIN_REGISTER_MAX_PER_EMAIL`: registrations of one email.
+    pub register_per_email: u32,
+    /// `SYNCCHAIN_SIGNIN_WINDOW`: the window of all of these.
     pub window: Duration,
+}
+
+impl SignInLimits {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let limit = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            match env.get(name, default)? {
+                0 => Err(ConfigError::new(name, "must be at least 1")),
+                n => Ok(n),
+            }
+        };
+        let limits = Self {
+            per_account: limit("SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT", 10)?,
+            per_account_global: limit("SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT_GLOBAL", 100)?,
+            per_address: limit("SYNCCHAIN_SIGNIN_MAX_PER_ADDRESS", 100)?,
+            register_per_address: limit("SYNCCHAIN_REGISTER_MAX_PER_ADDRESS", 20)?,
+            register_per_email: limit("SYNCCHAIN_REGISTER_MAX_PER_EMAIL", 5)?,
+            window: env.duration("SYNCCHAIN_SIGNIN_WINDOW", Duration::from_secs(900))?,
+        };
+        if limits.window.as_secs() == 0 {
+            return Err(ConfigError::new(
+                "SYNCCHAIN_SIGNIN_WINDOW",
+                "must be at least one second",
+            ));
+        }
+        Ok(limits)
+    }
 }
 
 impl Config {
@@ -75,17 +111,7 @@ impl Config {
             max_complexity: env.get("SYNCCHAIN_MAX_QUERY_COMPLEXITY", 1000)?,
             max_body_bytes: env.get("SYNCCHAIN_MAX_BODY_BYTES", 1 << 20)?,
         };
-        let signin = SignInLimits {
-            per_account: env.get("SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT", 10)?,
-            per_address: env.get("SYNCCHAIN_SIGNIN_MAX_PER_ADDRESS", 100)?,
-            window: env.duration("SYNCCHAIN_SIGNIN_WINDOW", Duration::from_secs(900))?,
-        };
-        if signin.window.as_secs() == 0 {
-            return Err(ConfigError::new(
-                "SYNCCHAIN_SIGNIN_WINDOW",
-                "must be at least one second",
-            ));
-        }
+        let signin = SignInLimits::from_env(env)?;
         Ok(Self {
             mode,
             services: ServiceUrls {
@@ -103,5 +129,45 @@ impl Config {
             introspection: env.flag("SYNCCHAIN_INTROSPECTION", dev)?,
             trust_proxy: env.flag("SYNCCHAIN_TRUST_PROXY", false)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_and_registration_limits_have_defaults() {
+        let limits = SignInLimits::from_env(&Env::default()).unwrap();
+        assert_eq!(
+            (
+                limits.per_account,
+                limits.per_account_global,
+                limits.per_address,
+                limits.register_per_address,
+                limits.register_per_email,
+                limits.window,
+            ),
+            (10, 100, 100, 20, 5, Duration::from_secs(900))
+        );
+    }
+
+    #[test]
+    fn a_zero_or_unreadable_limit_is_named() {
+        for var in [
+            "SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT",
+            "SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT_GLOBAL",
+            "SYNCCHAIN_SIGNIN_MAX_PER_ADDRESS",
+            "SYNCCHAIN_REGISTER_MAX_PER_ADDRESS",
+            "SYNCCHAIN_REGISTER_MAX_PER_EMAIL",
+        ] {
+            for value in ["0", "-1", "lots"] {
+                let err = SignInLimits::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
+                assert_eq!(err.var, var, "{value}");
+            }
+        }
+        let err = SignInLimits::from_env(&Env::from_pairs([("SYNCCHAIN_SIGNIN_WINDOW", "0")]))
+            .unwrap_err();
+        assert_eq!(err.var, "SYNCCHAIN_SIGNIN_WINDOW");
     }
 }

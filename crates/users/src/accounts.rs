@@ -51,6 +51,20 @@ impl RoleChange {
     }
 }
 
+/// Why the start-up admin could not be ensured.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(
+        "an account with the email in SYNCCHAIN_ADMIN_EMAIL already exists and \
+         SYNCCHAIN_ADMIN_PASSWORD is not its password, so it was not made an admin \
+         (whoever registered it would have been); set SYNCCHAIN_ADMIN_PASSWORD to that \
+         account's password, promote it with `syncchain admin promote`, or choose another email"
+    )]
+    NotTheirPassword,
+    #[error(transparent)]
+    Users(#[from] UsersError),
+}
+
 #[derive(Clone)]
 pub struct Accounts {
     pool: PgPool,
@@ -141,7 +155,7 @@ impl Accounts {
             return Err(UsersError::InvalidCredentials);
         }
         let account = match Email::parse(email) {
-            Ok(email) => storage::credentials(&self.pool, email.as_str()).await?,
+            Ok(email) => storage::credentials(&self.pool, &email.canonical()).await?,
             Err(_) => None,
         };
         let (user, stored) = match account {
@@ -172,27 +186,43 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Makes sure an admin with this email exists: promotes the account if
-    /// there is one (its password is left alone), creates it otherwise.
+    /// Makes sure an admin with this email exists: creates it when no
+    /// account has the email (compared canonically), and otherwise promotes
+    /// the account only if `password` is its password. Anyone may register
+    /// an email before the operator configures it; promoting that account
+    /// would hand the registrant the admin role, so a mismatch stops here.
     #[tracing::instrument(skip_all)]
     pub async fn ensure_admin(
         &self,
         email: &Email,
         password: &Password,
-    ) -> Result<User, UsersError> {
-        let password_hash = self.hasher.hash(password).await?;
+    ) -> Result<User, BootstrapError> {
+        let canonical = email.canonical();
         // Two instances starting together may both try to create it; the
         // loser finds the winner's account on its second pass.
         for _ in 0..2 {
-            let mut tx = self.pool.begin().await?;
-            if let Some(user) = storage::lock_by_email(&mut tx, email.as_str()).await? {
-                let (user, change) = change_role(&mut tx, user, Role::Admin).await?;
-                tx.commit().await?;
-                if change.changed() {
-                    tracing::info!(user.id = %user.id, "start-up admin promoted");
+            let mut tx = self.pool.begin().await.map_err(UsersError::from)?;
+            if let Some((user, stored)) = storage::lock_by_email(&mut tx, &canonical)
+                .await
+                .map_err(UsersError::from)?
+            {
+                if user.role == Role::Admin {
+                    return Ok(user);
                 }
+                if !self
+                    .hasher
+                    .verify(password.expose(), Some(stored))
+                    .await
+                    .map_err(UsersError::from)?
+                {
+                    return Err(BootstrapError::NotTheirPassword);
+                }
+                let (user, _) = change_role(&mut tx, user, Role::Admin).await?;
+                tx.commit().await.map_err(UsersError::from)?;
+                tracing::info!(user.id = %user.id, "start-up admin promoted");
                 return Ok(user);
             }
+            let password_hash = self.hasher.hash(password).await.map_err(UsersError::from)?;
             let new = NewUser {
                 email: email.clone(),
                 password: password.clone(),
@@ -200,15 +230,15 @@ impl Accounts {
             };
             match insert(&mut tx, &new, &password_hash, Role::Admin).await {
                 Ok(user) => {
-                    tx.commit().await?;
+                    tx.commit().await.map_err(UsersError::from)?;
                     tracing::info!(user.id = %user.id, "start-up admin created");
                     return Ok(user);
                 }
                 Err(UsersError::EmailTaken) => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(UsersError::EmailTaken)
+        Err(UsersError::EmailTaken.into())
     }
 
     async fn is_admin(&self, caller: &Caller) -> Result<bool, UsersError> {
@@ -235,7 +265,7 @@ pub async fn set_role_by_email(
     role: Role,
 ) -> Result<RoleChange, UsersError> {
     let mut tx = pool.begin().await?;
-    let user = storage::lock_by_email(&mut tx, email.as_str())
+    let (user, _) = storage::lock_by_email(&mut tx, &email.canonical())
         .await?
         .ok_or(UsersError::NotFound)?;
     let (_, change) = change_role(&mut tx, user, role).await?;
@@ -254,6 +284,7 @@ async fn insert(
         NewRow {
             id: UserId::generate(),
             email: new.email.as_str(),
+            email_canonical: &new.email.canonical(),
             password_hash,
             first_name: new.first_name.as_str(),
             last_name: new.last_name.as_str(),

@@ -55,7 +55,9 @@ impl Application {
         let relay = Relay::new(pool.clone(), jetstream, config.events.namespace.clone())
             .with_health(jetstream_health.clone());
 
-        let hasher = PasswordHasher::new(config.password_hash_concurrency).await?;
+        let hasher =
+            PasswordHasher::new(config.password_hash_concurrency, config.password_hash_queue)
+                .await?;
         let accounts = Accounts::new(pool.clone(), hasher);
         if let Some(admin) = &config.bootstrap_admin {
             accounts

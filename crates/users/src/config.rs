@@ -29,6 +29,9 @@ pub struct Config {
     pub jwt_secret: JwtSecret,
     /// `SYNCCHAIN_PASSWORD_HASH_CONCURRENCY`: Argon2 hashes at once (default: CPUs).
     pub password_hash_concurrency: usize,
+    /// `SYNCCHAIN_PASSWORD_HASH_QUEUE`: hashes that may wait for a turn
+    /// before more are refused with RESOURCE_EXHAUSTED (default: 4 × concurrency).
+    pub password_hash_queue: usize,
     /// `SYNCCHAIN_ADMIN_EMAIL` + `SYNCCHAIN_ADMIN_PASSWORD`: an admin ensured at start.
     pub bootstrap_admin: Option<BootstrapAdmin>,
 }
@@ -65,12 +68,17 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        let password_hash_queue = env.get(
+            "SYNCCHAIN_PASSWORD_HASH_QUEUE",
+            password_hash_concurrency.saturating_mul(4),
+        )?;
         Ok(Self {
             addr: env.string("SYNCCHAIN_USERS_ADDR", DEFAULT_ADDR),
             database: DatabaseConfig::from_env(env)?,
             events: EventsConfig::from_env(env)?,
             jwt_secret,
             password_hash_concurrency,
+            password_hash_queue,
             bootstrap_admin: BootstrapAdmin::from_env(env)?,
         })
     }
@@ -159,6 +167,24 @@ mod tests {
             Config::from_env(&env).unwrap_err().var,
             "SYNCCHAIN_PASSWORD_HASH_CONCURRENCY"
         );
+    }
+
+    #[test]
+    fn the_hashing_queue_defaults_to_four_times_the_concurrency_and_can_be_set() {
+        let base = [
+            ("SYNCCHAIN_JWT_SECRET", SECRET),
+            ("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", "3"),
+        ];
+        let default = Config::from_env(&Env::from_pairs(base)).unwrap();
+        let mut env = Env::from_pairs(base);
+        env.set("SYNCCHAIN_PASSWORD_HASH_QUEUE", "0");
+        let set = Config::from_env(&env).unwrap();
+        env.set("SYNCCHAIN_PASSWORD_HASH_QUEUE", "many");
+        let bad = Config::from_env(&env).unwrap_err();
+
+        assert_eq!(default.password_hash_queue, 12);
+        assert_eq!(set.password_hash_queue, 0);
+        assert_eq!(bad.var, "SYNCCHAIN_PASSWORD_HASH_QUEUE");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::{
     accounts::Accounts,
     domain::{Cursor, NewUser, NewUserInput, PageSize, User, UserId, ValidationError},
     error::UsersError,
+    password::PasswordError,
 };
 
 pub use proto::users_server::UsersServer;
@@ -157,6 +158,10 @@ fn respond<T>(context: &'static str, result: Result<T, UsersError>) -> Result<Re
         UsersError::InvalidCredentials => Status::unauthenticated(error.to_string()),
         UsersError::Database(ref cause) => {
             database_failure(context, "the users database", cause, &error)
+        }
+        // Overload, not a fault: the caller may try again shortly.
+        UsersError::Password(PasswordError::Busy) => {
+            Status::resource_exhausted("too many password checks at once; try again shortly")
         }
         UsersError::Password(_) | UsersError::Event(_) => internal(context, &error),
     })

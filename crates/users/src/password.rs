@@ -2,8 +2,12 @@
 //! (19 MiB, 2 passes, 1 lane). Each hash takes tens of milliseconds of CPU,
 //! so it runs on the blocking pool, never on the async runtime, and a
 //! semaphore caps how many run at once so a burst of sign-ins cannot starve
-//! the machine. A dummy hash made at start lets an unknown email cost
-//! exactly what a wrong password costs, so timing reveals no accounts.
+//! the machine. The queue in front of it is bounded too: when as many
+//! requests are already waiting as the queue holds, the next one is refused
+//! at once ([`PasswordError::Busy`], RESOURCE_EXHAUSTED on the wire) rather
+//! than piling up behind the others, so the service keeps a limit of its
+//! own whoever calls it. A dummy hash made at start lets an unknown email
+//! cost exactly what a wrong password costs, so timing reveals no accounts.
 
 use std::sync::Arc;
 
@@ -12,7 +16,7 @@ use argon2::{
     password_hash::{self, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
 };
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::{AcquireError, Semaphore};
+use tokio::sync::{Semaphore, TryAcquireError};
 
 use crate::domain::Password;
 
@@ -29,8 +33,11 @@ pub enum PasswordError {
     Argon2(#[from] password_hash::Error),
     #[error("the password hashing task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// Never in practice: the semaphores are never closed.
     #[error("the password hashing pool is closed")]
-    Closed(#[from] AcquireError),
+    Closed,
+    #[error("too many password checks are waiting")]
+    Busy,
 }
 
 /// Hashes and verifies passwords off the async runtime, a bounded number
@@ -38,18 +45,23 @@ pub enum PasswordError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
+    /// One per hash running or waiting to run: concurrency + queue.
+    admitted: Arc<Semaphore>,
     permits: Arc<Semaphore>,
     dummy: Arc<str>,
 }
 
 impl PasswordHasher {
-    /// `concurrency` hashes may run at once (at least one).
-    pub async fn new(concurrency: usize) -> Result<Self, PasswordError> {
+    /// `concurrency` hashes may run at once (at least one) and `queue`
+    /// more may wait for their turn.
+    pub async fn new(concurrency: usize, queue: usize) -> Result<Self, PasswordError> {
         let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let concurrency = concurrency.max(1);
         let mut hasher = Self {
             argon2,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            admitted: Arc::new(Semaphore::new(concurrency.saturating_add(queue))),
+            permits: Arc::new(Semaphore::new(concurrency)),
             dummy: Arc::from(""),
         };
         let throwaway = uuid::Uuid::new_v4().to_string();
@@ -96,12 +108,20 @@ impl PasswordHasher {
         F: FnOnce(Argon2<'static>) -> Result<T, password_hash::Error> + Send + 'static,
         T: Send + 'static,
     {
-        // The permit moves into the blocking task, so it is held for as long
-        // as the work runs even if the request that asked for it goes away.
-        let permit = Arc::clone(&self.permits).acquire_owned().await?;
+        // Both permits move into the blocking task, so they are held for as
+        // long as the work runs even if the request that asked goes away.
+        let admitted = match Arc::clone(&self.admitted).try_acquire_owned() {
+            Ok(admitted) => admitted,
+            Err(TryAcquireError::NoPermits) => return Err(PasswordError::Busy),
+            Err(TryAcquireError::Closed) => return Err(PasswordError::Closed),
+        };
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         let argon2 = self.argon2.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = (admitted, permit);
             work(argon2)
         })
         .await??;
@@ -126,7 +146,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_uses_argon2id_with_the_owasp_parameters() {
-        let hasher = PasswordHasher::new(1).await.unwrap();
+        let hasher = PasswordHasher::new(1, 4).await.unwrap();
         let hash = hasher.hash(&password("correct horse")).await.unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -136,7 +156,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_right_password_verifies_and_a_wrong_one_does_not() {
-        let hasher = PasswordHasher::new(2).await.unwrap();
+        let hasher = PasswordHasher::new(2, 8).await.unwrap();
         let hash = hasher.hash(&password("correct horse")).await.unwrap();
         assert!(
             hasher
@@ -149,21 +169,47 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_account_never_verifies() {
-        let hasher = PasswordHasher::new(1).await.unwrap();
+        let hasher = PasswordHasher::new(1, 4).await.unwrap();
         assert!(!hasher.verify("anything at all", None).await.unwrap());
     }
 
     #[tokio::test]
     async fn the_same_password_hashes_differently_each_time() {
-        let hasher = PasswordHasher::new(1).await.unwrap();
+        let hasher = PasswordHasher::new(1, 4).await.unwrap();
         let a = hasher.hash(&password("correct horse")).await.unwrap();
         let b = hasher.hash(&password("correct horse")).await.unwrap();
         assert_ne!(a, b);
     }
 
     #[tokio::test]
+    async fn past_the_queue_a_check_is_refused_at_once_and_the_rest_complete() {
+        let hasher = PasswordHasher::new(1, 2).await.unwrap();
+        let hash = hasher.hash(&password("correct horse")).await.unwrap();
+
+        let checks: Vec<_> = (0..8)
+            .map(|_| {
+                let (hasher, hash) = (hasher.clone(), hash.clone());
+                tokio::spawn(async move { hasher.verify("correct horse", Some(hash)).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for check in checks {
+            results.push(check.await.unwrap());
+        }
+
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(PasswordError::Busy)))
+            .count();
+        let matched = results.iter().filter(|r| matches!(r, Ok(true))).count();
+        // One runs and two wait; the other five are refused without hashing.
+        assert_eq!((matched, busy), (3, 5), "{results:?}");
+        assert!(hasher.verify("correct horse", Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn a_damaged_stored_hash_never_matches() {
-        let hasher = PasswordHasher::new(1).await.unwrap();
+        let hasher = PasswordHasher::new(1, 4).await.unwrap();
         let unparseable = hasher
             .verify("correct horse", Some("not a hash".into()))
             .await;

@@ -1,8 +1,10 @@
 //! All SQL of the users service, and nothing else. Queries are checked at
 //! run time (no build-time database); each function takes the executor it
-//! should run on, so callers decide what shares a transaction. A unique
-//! violation on the case-insensitive email index becomes
-//! [`StoreError::EmailTaken`], matched by the index's name.
+//! should run on, so callers decide what shares a transaction. Emails are
+//! compared only through the `email_canonical` column (the form of
+//! `syncchain_platform::identity::canonical_email`), never with `lower()`;
+//! a unique violation on its constraint becomes [`StoreError::EmailTaken`],
+//! matched by the constraint's name.
 
 use sqlx::{PgConnection, PgExecutor, Row, postgres::PgRow};
 use syncchain_platform::auth::Role;
@@ -10,8 +12,8 @@ use uuid::Uuid;
 
 use crate::domain::{Cursor, User, UserId};
 
-/// The unique index on `lower(email)` (see the migrations).
-const EMAIL_UNIQUE_INDEX: &str = "users_email_lower_key";
+/// The unique constraint on `email_canonical` (see the migrations).
+const EMAIL_UNIQUE_INDEX: &str = "users_email_canonical_key";
 
 const COLUMNS: &str =
     "id, email, first_name, last_name, location, contact_number, role, created_at, updated_at";
@@ -28,6 +30,8 @@ pub enum StoreError {
 pub struct NewRow<'a> {
     pub id: UserId,
     pub email: &'a str,
+    /// `Email::canonical` of `email`.
+    pub email_canonical: &'a str,
     pub password_hash: &'a str,
     pub first_name: &'a str,
     pub last_name: &'a str,
@@ -38,8 +42,8 @@ pub struct NewRow<'a> {
 
 pub async fn insert(conn: &mut PgConnection, row: NewRow<'_>) -> Result<User, StoreError> {
     let sql = format!(
-        "INSERT INTO users (id, email, password_hash, first_name, last_name, location, contact_number, role)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO users (id, email, password_hash, first_name, last_name, location, contact_number, role, email_canonical)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          RETURNING {COLUMNS}"
     );
     let result = sqlx::query(&sql)
@@ -51,6 +55,7 @@ pub async fn insert(conn: &mut PgConnection, row: NewRow<'_>) -> Result<User, St
         .bind(row.location)
         .bind(row.contact_number)
         .bind(row.role.as_str())
+        .bind(row.email_canonical)
         .fetch_one(conn)
         .await;
     match result {
@@ -96,14 +101,15 @@ pub async fn role_of(
     role.map(|r| parse_role(&r)).transpose()
 }
 
-/// An account and its password hash, for the credential check only.
+/// The account with this canonical email and its password hash, for the
+/// credential checks only.
 pub async fn credentials(
     executor: impl PgExecutor<'_>,
-    email: &str,
+    email_canonical: &str,
 ) -> Result<Option<(User, String)>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)");
+    let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE email_canonical = $1");
     let row = sqlx::query(&sql)
-        .bind(email)
+        .bind(email_canonical)
         .fetch_optional(executor)
         .await?;
     row.map(|row| Ok((user_from(&row)?, row.try_get("password_hash")?)))
@@ -149,14 +155,20 @@ pub async fn lock(conn: &mut PgConnection, id: UserId) -> Result<Option<User>, s
     row.as_ref().map(user_from).transpose()
 }
 
-/// The account with this email (any case), locked until the transaction ends.
+/// The account with this canonical email and its password hash, locked
+/// until the transaction ends.
 pub async fn lock_by_email(
     conn: &mut PgConnection,
-    email: &str,
-) -> Result<Option<User>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1) FOR UPDATE");
-    let row = sqlx::query(&sql).bind(email).fetch_optional(conn).await?;
-    row.as_ref().map(user_from).transpose()
+    email_canonical: &str,
+) -> Result<Option<(User, String)>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS}, password_hash FROM users WHERE email_canonical = $1 FOR UPDATE");
+    let row = sqlx::query(&sql)
+        .bind(email_canonical)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| Ok((user_from(&row)?, row.try_get("password_hash")?)))
+        .transpose()
 }
 
 pub async fn set_role(

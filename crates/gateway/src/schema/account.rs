@@ -34,9 +34,10 @@ pub struct SignInPayload {
 async fn sign_in(ctx: &Context<'_>, input: SigninInput) -> ApiResult<SignInPayload> {
     let address = request_context(ctx)?.address.0;
     let limiter = limiter(ctx)?;
-    limiter.admit(&input.email, address).await?;
+    // Counted before the password is checked: see `ratelimit`.
+    let pass = limiter.admit_sign_in(&input.email, address).await?;
     let message = pb::VerifyCredentialsRequest {
-        email: input.email.clone(),
+        email: input.email,
         password: input.password,
     };
     let result = services(ctx)?
@@ -45,14 +46,16 @@ async fn sign_in(ctx: &Context<'_>, input: SigninInput) -> ApiResult<SignInPaylo
         .verify_credentials(request(message, None))
         .await;
     let user = match result {
-        Ok(user) => user.into_inner(),
+        Ok(user) => {
+            limiter.signed_in(pass).await;
+            user.into_inner()
+        }
         Err(status) => {
             let error = ApiError::from_status(status, "users.VerifyCredentials");
             if matches!(
                 error,
                 ApiError::Unauthenticated(_) | ApiError::BadUserInput { .. }
             ) {
-                limiter.failed(&input.email).await;
                 // One answer for every wrong credential, whatever was wrong.
                 return Err(ApiError::Unauthenticated("wrong email or password".into()));
             }

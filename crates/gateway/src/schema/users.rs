@@ -187,6 +187,11 @@ pub struct UsersMutation;
 impl UsersMutation {
     /// Creates an account. Anyone may register; the new account is a customer.
     async fn register_user(&self, ctx: &Context<'_>, input: RegisterUserInput) -> ApiResult<User> {
+        // Before anything is hashed: see `ratelimit`.
+        let address = super::context::request(ctx)?.address.0;
+        super::context::limiter(ctx)?
+            .admit_registration(&input.email, address)
+            .await?;
         let message = pb::RegisterRequest {
             email: input.email,
             password: input.password,

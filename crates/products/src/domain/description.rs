@@ -1,6 +1,10 @@
 //! A product's description: up to 5,000 characters, possibly empty, trimmed
 //! of surrounding space. Line breaks and tabs are text here; other control
-//! characters are refused.
+//! characters are refused, and so are invisible formatting ones (bidi
+//! overrides, zero-width spaces), which make text read differently from
+//! what is stored.
+
+use syncchain_platform::text::refuse_hidden;
 
 use super::ValidationError;
 
@@ -20,15 +24,7 @@ impl Description {
                 "must be at most 5000 characters",
             ));
         }
-        if text
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(ValidationError::new(
-                FIELD,
-                "must not contain control characters",
-            ));
-        }
+        refuse_hidden(FIELD, text, &['\n', '\r', '\t'])?;
         Ok(Self(text.to_owned()))
     }
 
@@ -61,5 +57,19 @@ mod tests {
             "one\r\ntwo\tthree"
         );
         assert!(Description::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn invisible_formatting_characters_are_refused_naming_the_field() {
+        for raw in [
+            "a\u{200b}b",
+            "a\u{202e}b",
+            "a\u{ad}b",
+            "a\u{2069}b",
+            "a\u{0}b",
+        ] {
+            let err = Description::parse(raw).unwrap_err();
+            assert_eq!(err.field, "description", "{raw:?}");
+        }
     }
 }

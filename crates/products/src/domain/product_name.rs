@@ -1,7 +1,11 @@
 //! A product's name: 1 to 200 characters after trimming surrounding space,
 //! stored as typed (no case folding). Control characters (line breaks,
 //! tabs, escapes) are refused: a name is one line of text everywhere it is
-//! shown.
+//! shown. So are invisible formatting characters (bidi overrides,
+//! zero-width spaces, soft hyphens), which make a name read differently
+//! from what is stored.
+
+use syncchain_platform::text::refuse_hidden;
 
 use super::ValidationError;
 
@@ -24,12 +28,7 @@ impl ProductName {
                 "must be at most 200 characters",
             ));
         }
-        if name.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                FIELD,
-                "must not contain control characters such as line breaks",
-            ));
-        }
+        refuse_hidden(FIELD, name, &[])?;
         Ok(Self(name.to_owned()))
     }
 
@@ -70,6 +69,23 @@ mod tests {
     fn control_characters_are_refused() {
         for raw in ["a\nb", "a\tb", "a\u{1b}[31mb"] {
             assert!(ProductName::parse(raw).is_err(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn invisible_formatting_characters_are_refused_naming_the_field() {
+        for raw in [
+            "Tea\u{200b}",
+            "\u{202e}aeT",
+            "T\u{ad}ea",
+            "Tea\u{feff}",
+            "Tea\u{0}",
+        ] {
+            assert_eq!(
+                ProductName::parse(raw).unwrap_err().field,
+                "name",
+                "{raw:?}"
+            );
         }
     }
 }

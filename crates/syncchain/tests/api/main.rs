@@ -14,6 +14,7 @@ mod compat;
 mod order_limits;
 mod edge;
 mod fuzz;
+mod limits;
 mod orders_access;
 mod oversell;
 mod saga;

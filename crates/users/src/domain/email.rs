@@ -1,6 +1,9 @@
-//! An email address that could plausibly receive mail. Stored as typed:
-//! uniqueness is case-insensitive (the database compares `lower(email)`), but
-//! what the person typed is what they get back.
+//! An email address that could plausibly receive mail. Stored as typed,
+//! so what the person typed is what they get back; uniqueness and look-ups
+//! use its [canonical form](Email::canonical), the same one the gateway's
+//! rate limits key on. Control and invisible formatting characters are
+//! refused: `vic\u{200B}tim@` would otherwise be a second account that
+//! looks exactly like the first.
 //!
 //! The rules are deliberately simpler than RFC 5322 (no quoted local parts,
 //! no comments, no IP literals): one `@`, a local part of at most 64 octets,
@@ -8,6 +11,8 @@
 //! 254 octets in all (RFC 5321's limits), and no whitespace anywhere.
 
 use std::fmt;
+
+use syncchain_platform::{identity::canonical_email, text::refuse_hidden};
 
 use super::ValidationError;
 
@@ -30,9 +35,10 @@ impl Email {
         if email.len() > MAX_LEN {
             return Err(invalid("must be at most 254 characters"));
         }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if email.chars().any(char::is_whitespace) {
             return Err(invalid("must not contain spaces"));
         }
+        refuse_hidden(FIELD, email, &[])?;
         let Some((local, domain)) = email.split_once('@') else {
             return Err(invalid("must contain an @"));
         };
@@ -56,6 +62,11 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The form the database compares: see [`canonical_email`].
+    pub fn canonical(&self) -> String {
+        canonical_email(&self.0)
     }
 
     pub fn into_inner(self) -> String {
@@ -127,6 +138,27 @@ mod tests {
         assert!(!ok("ada@exam ple.com"));
         assert!(!ok("ada@exa\u{0}mple.com"));
         assert!(!ok("ada\t@example.com"));
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_refused_naming_the_field() {
+        for raw in [
+            "vic\u{200b}tim@example.com",
+            "victim\u{202e}@example.com",
+            "vic\u{ad}tim@example.com",
+            "victim@exam\u{0}ple.com",
+            "\u{feff}victim@example.com",
+        ] {
+            assert_eq!(Email::parse(raw).unwrap_err().field, "email", "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn the_canonical_form_folds_case_but_keeps_a_dotted_i_apart() {
+        let upper = Email::parse("VICTIM@EXAMPLE.COM").unwrap();
+        let dotted = Email::parse("vİctim@example.com").unwrap();
+        assert_eq!(upper.canonical(), "victim@example.com");
+        assert_ne!(dotted.canonical(), upper.canonical());
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! Where a person is, free text: required, 1 to 200 characters after
 //! trimming, and no control characters (newlines, tabs, NUL) that would
-//! corrupt logs or layouts downstream.
+//! corrupt logs or layouts downstream, nor invisible formatting ones (bidi
+//! overrides, zero-width spaces) that make it read differently from what
+//! is stored.
 
 use std::fmt;
+
+use syncchain_platform::text::refuse_hidden;
 
 use super::ValidationError;
 
@@ -24,12 +28,7 @@ impl Location {
                 "must be at most 200 characters",
             ));
         }
-        if location.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                FIELD,
-                "must not contain control characters",
-            ));
-        }
+        refuse_hidden(FIELD, location, &[])?;
         Ok(Self(location.to_owned()))
     }
 
@@ -84,5 +83,21 @@ mod tests {
     fn control_characters_are_refused() {
         assert!(Location::parse("Line\nbreak").is_err());
         assert!(Location::parse("Nul\u{0}").is_err());
+    }
+
+    #[test]
+    fn invisible_formatting_characters_are_refused_naming_the_field() {
+        for raw in [
+            "Lon\u{200b}don",
+            "\u{202e}nodnoL",
+            "Lon\u{ad}don",
+            "Lon\u{2066}don",
+        ] {
+            assert_eq!(
+                Location::parse(raw).unwrap_err().field,
+                "location",
+                "{raw:?}"
+            );
+        }
     }
 }

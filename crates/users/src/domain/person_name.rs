@@ -2,11 +2,16 @@
 //! `O'Brien` as "not alphabetic"; here a name is letters of any script
 //! (with their combining marks, so decomposed `José` is as valid as the
 //! composed one), spaces, hyphens and apostrophes, with at least one letter.
-//! Surrounding spaces are trimmed; the rest is stored as typed.
+//! Surrounding spaces are trimmed; the rest is stored as typed. Control and
+//! invisible formatting characters (zero-width joiners, bidi overrides,
+//! soft hyphens) get their own message: a name that shows as `Ada` must
+//! be `Ada`.
 
 use std::fmt;
 
 use unicode_normalization::char::is_combining_mark;
+
+use syncchain_platform::text::refuse_hidden;
 
 use super::ValidationError;
 
@@ -28,6 +33,7 @@ impl PersonName {
                 "must be at most 100 characters",
             ));
         }
+        refuse_hidden(field, name, &[])?;
         if !name.chars().all(allowed) {
             return Err(ValidationError::new(
                 field,
@@ -115,6 +121,25 @@ mod tests {
     fn digits_and_symbols_are_refused() {
         for name in ["Ada2", "R2-D2", "Ada!", "Ada_L", "Ada.", "A\tB", "<script>"] {
             assert!(parse(name).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_refused_naming_the_field() {
+        for raw in [
+            "A\u{200b}da",
+            "Ada\u{202e}",
+            "A\u{ad}da",
+            "Ada\u{0}",
+            "A\u{200d}da",
+        ] {
+            let err = PersonName::parse("lastName", raw).unwrap_err();
+            assert_eq!(err.field, "lastName", "{raw:?}");
+            assert!(
+                err.message.contains("invisible"),
+                "{raw:?}: {}",
+                err.message
+            );
         }
     }
 

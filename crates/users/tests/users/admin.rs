@@ -152,7 +152,7 @@ async fn the_start_up_admin_from_the_environment_exists_and_can_list_users() {
 }
 
 #[tokio::test]
-async fn the_start_up_admin_promotes_an_existing_account_and_keeps_its_password() {
+async fn the_start_up_admin_promotes_an_existing_account_only_with_its_password() {
     let first = spawn_app().await;
     let email = unique_email();
     first.register_email(&email).await;
@@ -161,8 +161,8 @@ async fn the_start_up_admin_promotes_an_existing_account_and_keeps_its_password(
 
     let app = spawn_app_with(&[
         (DATABASE_URL_VAR, database_url.as_str()),
-        ("SYNCCHAIN_ADMIN_EMAIL", email.as_str()),
-        ("SYNCCHAIN_ADMIN_PASSWORD", "a different password"),
+        ("SYNCCHAIN_ADMIN_EMAIL", email.to_uppercase().as_str()),
+        ("SYNCCHAIN_ADMIN_PASSWORD", crate::helpers::PASSWORD),
     ])
     .await;
     let user = app
@@ -176,4 +176,44 @@ async fn the_start_up_admin_promotes_an_existing_account_and_keeps_its_password(
         .into_inner();
 
     assert_eq!(user.role, proto::Role::Admin as i32);
+}
+
+#[tokio::test]
+async fn the_start_up_admin_refuses_to_promote_an_account_whose_password_differs() {
+    let first = spawn_app().await;
+    let email = unique_email();
+    first.register_email(&email).await;
+    let database_url = first.database_url.clone();
+
+    let env = syncchain_platform::config::Env::from_pairs([
+        ("SYNCCHAIN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        (DATABASE_URL_VAR, database_url.as_str()),
+        ("SYNCCHAIN_USERS_DB_MAX_CONNECTIONS", "2"),
+        ("SYNCCHAIN_NATS_URL", syncchain_testkit::nats_url().as_str()),
+        ("SYNCCHAIN_EVENTS_NAMESPACE", first.namespace.as_str()),
+        ("SYNCCHAIN_ADMIN_EMAIL", email.as_str()),
+        ("SYNCCHAIN_ADMIN_PASSWORD", "a different password"),
+    ]);
+    let config = syncchain_users::Config::from_env(&env).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let started = syncchain_users::Application::build(
+        config,
+        listener,
+        syncchain_platform::shutdown::Shutdown::new(),
+    )
+    .await;
+    let user = first
+        .client()
+        .verify_credentials(VerifyCredentialsRequest {
+            email,
+            password: crate::helpers::PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let error = format!("{:#}", started.err().expect("start-up fails"));
+    assert!(error.contains("SYNCCHAIN_ADMIN_PASSWORD"), "{error}");
+    assert!(error.contains("not made an admin"), "{error}");
+    assert_eq!(user.role, proto::Role::Customer as i32);
 }

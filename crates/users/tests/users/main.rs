@@ -10,6 +10,7 @@ mod helpers;
 
 mod access;
 mod admin;
+mod canonical;
 mod credentials;
 mod events;
 mod lifecycle;
