@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use crate::domain::{Cursor, User, UserId};
 
+pub mod sessions;
+
 /// The unique index on `lower(email)` (see the migrations).
 const EMAIL_UNIQUE_INDEX: &str = "users_email_lower_key";
 
