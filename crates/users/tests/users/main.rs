@@ -14,3 +14,4 @@ mod credentials;
 mod events;
 mod lifecycle;
 mod register;
+mod sessions;
