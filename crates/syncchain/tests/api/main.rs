@@ -12,5 +12,6 @@ mod compat;
 mod orders_access;
 mod oversell;
 mod saga;
+mod sessions;
 mod subscriptions;
 mod tokens;
