@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use syncchain_testkit::{poll, proxy::TcpProxy, redis_server::RedisServer};
+use syncchain_testkit::{eventually, poll, proxy::TcpProxy, redis_server::RedisServer};
 
 use crate::support::{ME, TestApp, code, unique_email};
 
@@ -44,9 +44,16 @@ async fn me(app: &TestApp, token: &str) -> Value {
     app.gql(ME, json!({}), Some(token)).await
 }
 
-async fn restart_empty(redis: &mut RedisServer) {
+/// Restarts Redis with nothing in it, and waits until the gateway answers
+/// signed-in requests again (`probe` is a token that stays valid).
+async fn restart_empty(redis: &mut RedisServer, app: &TestApp, probe: &str) {
     redis.stop().await;
     redis.start_again().await;
+    let answered = eventually(DEADLINE, || async {
+        me(app, probe).await["data"]["me"]["id"].is_string()
+    })
+    .await;
+    assert!(answered, "the gateway answers after Redis restarted");
 }
 
 async fn create_product(app: &TestApp, token: &str) -> Value {
@@ -89,11 +96,13 @@ fn assert_told_to_sign_in_again(body: &Value) {
 #[tokio::test]
 async fn a_signed_out_token_stays_refused_after_redis_restarts_empty() {
     let (mut redis, app) = on_private_redis().await;
-    let (_, token) = app.customer(&unique_email("ada")).await;
+    let email = unique_email("ada");
+    let (_, token) = app.customer(&email).await;
+    let other = app.sign_in(&email).await;
     let out = app.gql(SIGN_OUT, json!({}), Some(&token)).await;
     assert_eq!(out["data"]["signOut"], json!(true), "{out}");
 
-    restart_empty(&mut redis).await;
+    restart_empty(&mut redis, &app, &other).await;
     let after = me(&app, &token).await;
 
     assert_eq!(code(&after), "UNAUTHENTICATED", "{after}");
@@ -117,7 +126,7 @@ async fn a_demoted_admins_old_token_stays_refused_after_redis_restarts_empty() {
         "{demoted}"
     );
 
-    restart_empty(&mut redis).await;
+    restart_empty(&mut redis, &app, &root).await;
     let product = create_product(&app, &old_token).await;
     let users = app.gql(USERS, json!({}), Some(&old_token)).await;
 
@@ -128,6 +137,7 @@ async fn a_demoted_admins_old_token_stays_refused_after_redis_restarts_empty() {
 #[tokio::test]
 async fn an_admin_demoted_by_the_command_cannot_use_their_old_token_after_redis_restarts_empty() {
     let (mut redis, app) = on_private_redis().await;
+    let root = app.admin_token().await;
     let (_, email, old_token) = deputy(&app).await;
     let output = app.cli(&["admin", "demote", &email]).await;
     assert!(
@@ -136,7 +146,7 @@ async fn an_admin_demoted_by_the_command_cannot_use_their_old_token_after_redis_
         String::from_utf8_lossy(&output.stderr)
     );
 
-    restart_empty(&mut redis).await;
+    restart_empty(&mut redis, &app, &root).await;
     let product = create_product(&app, &old_token).await;
 
     assert_told_to_sign_in_again(&product);
