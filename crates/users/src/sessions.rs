@@ -97,7 +97,7 @@ impl Sessions {
                 token_id: caller.token_id,
                 expires_at: caller.expires_at,
             })?;
-            outbox::enqueue(&mut *tx, &event).await?;
+            outbox::enqueue(&mut tx, &event).await?;
         }
         storage::prune(&mut tx).await?;
         tx.commit().await?;

@@ -82,9 +82,9 @@ impl Revocations {
         caller: &Caller,
         token: &str,
     ) -> Result<TokenStatus, ApiError> {
-        match self.from_cache(caller).await {
+        match self.ask_cache(caller).await {
             Some(cached) => Ok(status_of(caller, cached)),
-            None => self.from_users(token).await,
+            None => self.ask_users(token).await,
         }
     }
 
@@ -113,7 +113,7 @@ impl Revocations {
     }
 
     /// What Redis says, when it can be asked and its copy trusted.
-    async fn from_cache(&self, caller: &Caller) -> Option<Cached> {
+    async fn ask_cache(&self, caller: &Caller) -> Option<Cached> {
         if !self.redis_may_be_asked() {
             return None;
         }
@@ -143,7 +143,7 @@ impl Revocations {
         }
     }
 
-    async fn from_users(&self, token: &str) -> Result<TokenStatus, ApiError> {
+    async fn ask_users(&self, token: &str) -> Result<TokenStatus, ApiError> {
         let answer = self
             .users
             .clone()
