@@ -44,8 +44,12 @@ impl Application {
         let call_timeout = config.place_order_wait + std::time::Duration::from_secs(10);
         let metrics = Metrics::default();
         let services = Services::connect_lazy(&config.services, call_timeout, &metrics)?;
-        let revocations =
-            Revocations::new(config.keys.clone(), redis.clone(), &config.redis_prefix);
+        let revocations = Revocations::new(
+            config.keys.clone(),
+            redis.clone(),
+            &config.redis_prefix,
+            services.users.clone(),
+        );
         let limiter = SignInLimiter::new(redis.clone(), &config.redis_prefix, config.signin);
         let openness = schema::Openness {
             introspection: config.introspection,

@@ -4,13 +4,14 @@
 //! the users database settings: no JWT secret, no running service. With no
 //! settings at all it reaches the database `syncchain dev` uses.
 //!
-//! After a change it ends the user's sessions (a cut-off in Redis that the
-//! gateway checks), since tokens carry the role: a demoted admin must not
-//! stay an admin until their token expires. If Redis cannot be reached the
-//! change still stands and the command says what that means.
+//! A change also ends the user's sessions, since tokens carry the role: a
+//! demoted admin must not stay an admin until their token expires. The
+//! users database records that with the change (the truth the gateway falls
+//! back on); the command then updates the gateway's fast path in Redis. If
+//! Redis cannot be reached the change and the ended sessions still stand,
+//! and the command says for how long the fast path may lag.
 
-use std::time::Duration;
-
+use syncchain_gateway::auth::session_cache::TRUST_FOR;
 use syncchain_platform::{auth::Role, config::Env, deps};
 
 use crate::cli::AdminCommand;
@@ -29,7 +30,8 @@ pub async fn run(command: AdminCommand, env: Env) -> anyhow::Result<()> {
         );
         if let Err(error) = end_sessions(&env, change.user_id.as_uuid()).await {
             eprintln!(
-                "warning: could not end their current sessions ({error:#}); tokens issued before now keep the old role until they expire"
+                "warning: could not tell the gateways' Redis ({error:#}); the change is recorded, but gateways may accept their old tokens for up to {} s more",
+                TRUST_FOR.as_secs()
             );
         }
     } else {
@@ -41,8 +43,7 @@ pub async fn run(command: AdminCommand, env: Env) -> anyhow::Result<()> {
 async fn end_sessions(env: &Env, user_id: uuid::Uuid) -> anyhow::Result<()> {
     let url = env.string("SYNCCHAIN_REDIS_URL", "redis://127.0.0.1:6379");
     let prefix = env.string("SYNCCHAIN_REDIS_PREFIX", "syncchain");
-    let ttl = env.duration("SYNCCHAIN_TOKEN_TTL", Duration::from_secs(3600))?;
     let redis = deps::connect_redis(&url, "SYNCCHAIN_REDIS_URL").await?;
-    syncchain_gateway::auth::end_sessions(&redis, &prefix, user_id, ttl).await?;
+    syncchain_gateway::auth::end_sessions(&redis, &prefix, user_id).await?;
     Ok(())
 }

@@ -23,6 +23,7 @@ use crate::{
     domain::{Cursor, Email, NewUser, PageSize, Password, User, UserId, ValidationError},
     error::UsersError,
     password::PasswordHasher,
+    sessions::{self, Sessions},
     storage::{self, NewRow},
 };
 
@@ -74,6 +75,11 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(pool: PgPool, hasher: PasswordHasher) -> Self {
         Self { pool, hasher }
+    }
+
+    /// The session state (revocations, cut-offs) on the same database.
+    pub fn sessions(&self) -> Sessions {
+        Sessions::new(self.pool.clone())
     }
 
     #[tracing::instrument(skip_all)]
@@ -303,7 +309,8 @@ async fn insert(
 }
 
 /// Changes a locked account's role and enqueues the event, unless the role
-/// is already the one asked for.
+/// is already the one asked for. A change also ends the account's sessions
+/// (tokens carry the role) and enqueues that event, in the same transaction.
 async fn change_role(
     conn: &mut PgConnection,
     user: User,
@@ -324,6 +331,7 @@ async fn change_role(
         to: change.to.as_str().to_owned(),
     })?;
     outbox::enqueue(conn, &event).await?;
+    sessions::end_all(conn, user.id).await?;
     tracing::info!(user.id = %user.id, from = %change.from, to = %change.to, "user role changed");
     Ok((user, change))
 }

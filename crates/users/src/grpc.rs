@@ -6,7 +6,10 @@
 
 use syncchain_platform::{
     auth::{Role, TokenKeys},
-    grpc::{FIELD, database_failure, internal, invalid_argument, require_caller, timestamp},
+    grpc::{
+        FIELD, database_failure, from_timestamp, internal, invalid_argument, require_caller,
+        timestamp,
+    },
 };
 use syncchain_proto::users::v1 as proto;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
@@ -16,6 +19,7 @@ use crate::{
     domain::{Cursor, NewUser, NewUserInput, PageSize, User, UserId, ValidationError},
     error::UsersError,
     password::PasswordError,
+    sessions::{Entry, SessionStatus, Sessions, StateCursor},
 };
 
 pub use proto::users_server::UsersServer;
@@ -24,12 +28,17 @@ pub use proto::users_server::UsersServer;
 #[derive(Clone)]
 pub struct UsersApi {
     accounts: Accounts,
+    sessions: Sessions,
     keys: TokenKeys,
 }
 
 impl UsersApi {
     pub fn new(accounts: Accounts, keys: TokenKeys) -> Self {
-        Self { accounts, keys }
+        Self {
+            sessions: accounts.sessions(),
+            accounts,
+            keys,
+        }
     }
 }
 
@@ -139,6 +148,86 @@ impl proto::users_server::Users for UsersApi {
         }
         .await;
         respond("set role", result.map(to_proto))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<proto::RevokeTokenRequest>,
+    ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let result = self.sessions.revoke(&caller).await;
+        respond(
+            "revoke token",
+            result.map(|()| proto::RevokeTokenResponse {
+                expires_at: Some(timestamp(caller.expires_at)),
+            }),
+        )
+    }
+
+    async fn check_session(
+        &self,
+        request: Request<proto::CheckSessionRequest>,
+    ) -> Result<Response<proto::CheckSessionResponse>, Status> {
+        let caller = require_caller(request.metadata(), &self.keys)?;
+        let result = self.sessions.check(&caller).await;
+        respond(
+            "check session",
+            result.map(|status| proto::CheckSessionResponse {
+                status: session_status_to_proto(status) as i32,
+            }),
+        )
+    }
+
+    async fn list_session_state(
+        &self,
+        request: Request<proto::ListSessionStateRequest>,
+    ) -> Result<Response<proto::ListSessionStateResponse>, Status> {
+        let r = request.into_inner();
+        let result = async {
+            let after = StateCursor::decode(&r.after)?;
+            let since = from_timestamp(r.cutoffs_since);
+            self.sessions.list(since, after, r.first).await
+        }
+        .await;
+        respond(
+            "list session state",
+            result.map(|page| {
+                let mut response = proto::ListSessionStateResponse {
+                    end_cursor: page.end_cursor.map(|c| c.encode()).unwrap_or_default(),
+                    has_next_page: page.has_next_page,
+                    ..Default::default()
+                };
+                for entry in page.entries {
+                    match entry {
+                        Entry::Revoked {
+                            token_id,
+                            user_id,
+                            expires_at,
+                        } => response.revoked.push(proto::RevokedToken {
+                            token_id: token_id.to_string(),
+                            user_id: user_id.to_string(),
+                            expires_at: Some(timestamp(expires_at)),
+                        }),
+                        Entry::Cutoff {
+                            user_id,
+                            valid_after,
+                        } => response.cutoffs.push(proto::SessionCutoff {
+                            user_id: user_id.to_string(),
+                            valid_after: Some(timestamp(valid_after)),
+                        }),
+                    }
+                }
+                response
+            }),
+        )
+    }
+}
+
+fn session_status_to_proto(status: SessionStatus) -> proto::SessionStatus {
+    match status {
+        SessionStatus::Valid => proto::SessionStatus::Valid,
+        SessionStatus::Revoked => proto::SessionStatus::Revoked,
+        SessionStatus::Ended => proto::SessionStatus::Ended,
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Layers, outside in: [`grpc`] turns wire messages into [`domain`] types
 //! and errors into statuses; [`accounts`] holds the rules (who may do what,
-//! which event a change emits); `storage` holds every SQL statement. The
+//! which event a change emits); [`sessions`] keeps revocations and session
+//! cut-offs durably; `storage` holds every SQL statement. The
 //! [`Application`] wires them to Postgres, NATS and a listener, and [`admin`]
 //! serves the operator commands.
 
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod password;
+pub mod sessions;
 mod storage;
 
 pub use app::Application;

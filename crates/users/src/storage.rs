@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use crate::domain::{Cursor, User, UserId};
 
+pub mod sessions;
+
 /// The unique constraint on `email_canonical` (see the migrations).
 const EMAIL_UNIQUE_INDEX: &str = "users_email_canonical_key";
 

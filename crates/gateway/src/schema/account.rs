@@ -113,7 +113,8 @@ impl AccountMutation {
     /// Revokes the token this request was made with.
     async fn sign_out(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         let caller = caller(ctx).await?;
-        revocations(ctx)?.revoke(&caller).await?;
+        let token = super::context::token(ctx)?.ok_or(ApiError::Internal)?;
+        revocations(ctx)?.revoke(&caller, token).await?;
         Ok(true)
     }
 }

@@ -228,9 +228,11 @@ impl UsersMutation {
             .await
             .map_err(|s| ApiError::from_status(s, "users.SetRole"))?
             .into_inner();
+        // The users service ended the sessions durably with the change;
+        // this only brings the fast path up to date.
         super::context::revocations(ctx)?
-            .end_sessions(user_id)
-            .await?;
+            .sessions_ended(user_id)
+            .await;
         Ok(user.into())
     }
 }

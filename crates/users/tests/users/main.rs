@@ -15,3 +15,4 @@ mod credentials;
 mod events;
 mod lifecycle;
 mod register;
+mod sessions;
