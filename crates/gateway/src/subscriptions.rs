@@ -4,9 +4,12 @@
 //! headers on a WebSocket, in the `connection_init` payload as
 //! `{"Authorization": "Bearer <token>"}` (`authorization` and `token` are
 //! read too). Each operation checks it again, so a token signed out of stops
-//! working for new subscriptions at once; a running `orderUpdated` ends when
-//! its token expires. Only subscriptions run here: queries and mutations go
-//! over HTTP POST, with its limits.
+//! working for new subscriptions at once; a running `orderUpdated` checks
+//! it again as it runs and ends when it is signed out, demoted or expired.
+//! Only subscriptions run here: queries and mutations go over HTTP POST,
+//! with its limits. A message or frame larger than the HTTP body limit
+//! closes the socket before it is parsed, and each socket counts its own
+//! subscriptions (see `subscription_slots`).
 
 use std::net::SocketAddr;
 
@@ -23,6 +26,7 @@ use crate::{
     auth::RequestAuth,
     http::client_address,
     schema::{ClientAddress, RequestContext},
+    subscription_slots::SocketSlots,
 };
 
 fn token_from_payload(payload: &serde_json::Value) -> Option<String> {
@@ -55,7 +59,10 @@ pub async fn upgrade(state: AppState, peer: SocketAddr, mut parts: Parts) -> Res
     let address = ClientAddress(client_address(&parts.headers, peer, state.trust_proxy));
     let schema = state.schema.clone();
     let services = state.services.clone();
+    let max_bytes = state.limits.max_body_bytes;
     websocket
+        .max_message_size(max_bytes)
+        .max_frame_size(max_bytes)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
             GraphQLWebSocket::new(stream, schema, protocol)
@@ -65,6 +72,7 @@ pub async fn upgrade(state: AppState, peer: SocketAddr, mut parts: Parts) -> Res
                     let mut data = Data::default();
                     data.insert(RequestContext::new(auth, address, &services));
                     data.insert(crate::extensions::WebSocketConnection);
+                    data.insert(SocketSlots::default());
                     Ok(data)
                 })
                 .serve()
