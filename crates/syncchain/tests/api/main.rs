@@ -3,14 +3,17 @@
 //! event namespace and Redis prefix, spoken to over HTTP as a client would.
 
 mod support;
+mod ws;
 
 mod abuse;
 mod accounts;
 mod admin;
 mod batching;
 mod compat;
+mod http_edge;
 mod orders_access;
 mod oversell;
 mod saga;
+mod subscription_limits;
 mod subscriptions;
 mod tokens;
