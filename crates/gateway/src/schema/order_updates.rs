@@ -5,7 +5,7 @@
 //! orders service still decides who may see it) and sends it when it is
 //! different. It checks the token again on every wake and on a timer, so a
 //! subscription ends with `UNAUTHENTICATED` soon after `signOut` or a role
-//! change, not only when the token expires. It holds its [`Slot`] for as
+//! change, and when the token expires. It holds its [`Slot`] for as
 //! long as it runs.
 
 use std::time::Duration;
@@ -26,6 +26,8 @@ use crate::{
 
 pub(crate) struct OrderUpdates {
     pub id: String,
+    /// When the token that opened the subscription expires.
+    pub expires: tokio::time::Instant,
     pub token: Option<String>,
     pub auth: RequestAuth,
     pub revocations: Revocations,
@@ -98,6 +100,11 @@ impl Running {
             let changed = tokio::select! {
                 biased;
                 () = self.updates.recheck.shutdown.cancelled() => return None,
+                () = tokio::time::sleep_until(self.updates.expires) => {
+                    return Some(Err(ApiError::Unauthenticated(
+                        "the token has expired; sign in again".into(),
+                    )));
+                }
                 () = self.updates.watch.changed() => true,
                 _ = self.ticks.tick() => false,
             };

@@ -7,7 +7,7 @@ use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject, Subscription,
 };
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use syncchain_platform::grpc::request;
 use syncchain_proto::orders::v1 as pb;
 
@@ -246,7 +246,6 @@ impl OrdersSubscription {
         id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
         let caller = caller(ctx).await?;
-        // The stream ends when the token that opened it expires.
         let lifetime = (caller.expires_at - chrono::Utc::now())
             .to_std()
             .unwrap_or_default();
@@ -259,6 +258,7 @@ impl OrdersSubscription {
             // Watching before the first read, so no change falls between.
             watch: data::<OrderFeed>(ctx)?.watch(order),
             id,
+            expires: tokio::time::Instant::now() + lifetime,
             token: token(ctx)?.map(str::to_owned),
             auth: request_context(ctx)?.auth.clone(),
             revocations: revocations(ctx)?.clone(),
@@ -267,8 +267,6 @@ impl OrdersSubscription {
             recheck: data::<Recheck>(ctx)?.clone(),
         };
         let first = updates.read().await?;
-        Ok(updates
-            .stream(first)
-            .take_until(tokio::time::sleep(lifetime)))
+        Ok(updates.stream(first))
     }
 }

@@ -193,3 +193,23 @@ async fn fresh_token(app: &TestApp, id: &str) -> String {
         .to_owned();
     app.sign_in(&email).await
 }
+
+#[tokio::test]
+async fn a_running_subscription_ends_with_unauthenticated_when_its_token_expires() {
+    let app = TestApp::spawn_with(&[("SYNCCHAIN_TOKEN_TTL", "6s")]).await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Mug", 400, 3).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let placed = order(&app, &token, &product).await;
+    let mut socket = connect(&app, &token).await;
+
+    subscribe(&mut socket, "1", &placed).await;
+    let ended = loop {
+        let message = receive_for(&mut socket, "1").await;
+        if status(&message).is_none() {
+            break message;
+        }
+    };
+
+    assert_eq!(error_code(&ended), Some("UNAUTHENTICATED"), "{ended}");
+}
