@@ -3,6 +3,7 @@
 //! event namespace and Redis prefix, spoken to over HTTP as a client would.
 
 mod support;
+#[path = "../common/ws.rs"]
 mod ws;
 
 mod abuse;

@@ -1,4 +1,8 @@
-//! A graphql-transport-ws client, as a client library would speak it.
+//! A graphql-transport-ws client, as a client library would speak it,
+//! shared by the test binaries.
+
+// Each test binary uses its own part of this client.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -6,13 +10,13 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-use crate::support::TestApp;
+use crate::support::Client;
 
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A socket past `connection_init`, signed in with `token`.
-pub async fn connect(app: &TestApp, token: &str) -> Socket {
+pub async fn connect(app: &Client, token: &str) -> Socket {
     let url = app.graphql_url.replace("http://", "ws://");
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert(
