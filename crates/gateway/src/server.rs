@@ -298,3 +298,91 @@ pub async fn request_timeout(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn limits() -> HttpLimits {
+        HttpLimits {
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            max_connections: 10,
+            request_timeout: Duration::from_millis(100),
+        }
+    }
+
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        "done"
+    }
+
+    async fn get_once(address: SocketAddr, path: &str) -> String {
+        let mut socket = TcpStream::connect(address).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_request_timeout_gets_a_coded_error() {
+        let router =
+            Router::new()
+                .route("/slow", get(slow))
+                .layer(axum::middleware::from_fn_with_state(
+                    limits().request_timeout,
+                    request_timeout,
+                ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        tokio::spawn(serve(listener, router, limits(), shutdown.clone()));
+
+        let answer = get_once(address, "/slow").await;
+        shutdown.cancel();
+
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains(r#""code":"INTERNAL""#), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_requests_in_flight_finish_then_returns() {
+        let started = Arc::new(tokio::sync::Notify::new());
+        let router = Router::new().route(
+            "/slow",
+            get({
+                let started = started.clone();
+                move || async move {
+                    started.notify_one();
+                    slow().await
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let server = tokio::spawn(serve(listener, router, limits(), shutdown.clone()));
+
+        let request = tokio::spawn(get_once(address, "/slow"));
+        started.notified().await;
+        shutdown.cancel();
+        let answer = request.await.unwrap();
+
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("done"), "{answer}");
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the server returned once drained")
+            .unwrap();
+        assert!(
+            TcpStream::connect(address).await.is_err(),
+            "still listening"
+        );
+    }
+}

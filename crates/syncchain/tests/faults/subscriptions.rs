@@ -46,7 +46,10 @@ async fn a_subscription_keeps_getting_updates_after_the_orders_service_restarts(
         body["data"]["cancelOrder"]["status"] == json!("CANCELLED")
     })
     .await;
-    assert!(cancelled, "the order could not be cancelled after the restart");
+    assert!(
+        cancelled,
+        "the order could not be cancelled after the restart"
+    );
     let update = receive_for(&mut socket, "1").await;
 
     assert_eq!(status(&update), Some("CANCELLED"), "{update}");
