@@ -32,6 +32,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The whole request body must arrive within this.
     pub body_timeout: std::time::Duration,
+    /// A WebSocket with no subscription running is closed after this.
+    pub idle_timeout: std::time::Duration,
     pub graphiql: bool,
     pub trust_proxy: bool,
 }
@@ -83,6 +85,7 @@ impl Application {
             metrics: metrics.clone(),
             limits: config.limits,
             body_timeout: config.http.body_timeout,
+            idle_timeout: config.http.idle_timeout,
             graphiql: config.graphiql,
             trust_proxy: config.trust_proxy,
         };

@@ -15,6 +15,7 @@ use std::{
 
 use async_graphql::ErrorExtensions;
 use syncchain_platform::shutdown::Shutdown;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::config::SubscriptionLimits;
@@ -37,8 +38,56 @@ struct Counts {
 }
 
 /// The subscriptions of one WebSocket, kept in its connection data.
-#[derive(Clone, Default)]
-pub struct SocketSlots(Arc<AtomicUsize>);
+#[derive(Clone)]
+pub struct SocketSlots(Arc<SocketState>);
+
+struct SocketState {
+    running: AtomicUsize,
+    /// When a subscription last started or ended (or the socket opened).
+    changed: Mutex<Instant>,
+}
+
+impl Default for SocketSlots {
+    fn default() -> Self {
+        Self(Arc::new(SocketState {
+            running: AtomicUsize::new(0),
+            changed: Mutex::new(Instant::now()),
+        }))
+    }
+}
+
+impl SocketSlots {
+    fn update(&self, started: bool) {
+        if started {
+            self.0.running.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.0.running.fetch_sub(1, Ordering::SeqCst);
+        }
+        if let Ok(mut changed) = self.0.changed.lock() {
+            *changed = Instant::now();
+        }
+    }
+
+    /// Completes once the socket has had no subscription for `timeout`.
+    pub async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let idle_since = match self.0.running.load(Ordering::SeqCst) {
+                0 => self
+                    .0
+                    .changed
+                    .lock()
+                    .map(|c| *c)
+                    .unwrap_or_else(|_| Instant::now()),
+                _ => Instant::now(),
+            };
+            let deadline = idle_since + timeout;
+            if deadline <= Instant::now() && self.0.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+}
 
 /// How often a running subscription checks that its token still counts,
 /// and the gateway's shutdown, which ends every subscription.
@@ -108,7 +157,7 @@ impl Slots {
         if mine >= limits.per_user {
             return Err(SlotError::PerUser(mine));
         }
-        let on_socket = socket.0.load(Ordering::SeqCst);
+        let on_socket = socket.0.running.load(Ordering::SeqCst);
         if on_socket >= limits.per_socket {
             return Err(SlotError::PerSocket(on_socket));
         }
@@ -116,7 +165,7 @@ impl Slots {
             return Err(SlotError::Total);
         }
         // Changed under the lock, so the checks above cannot race.
-        socket.0.fetch_add(1, Ordering::SeqCst);
+        socket.update(true);
         counts.total += 1;
         *counts.users.entry(user).or_default() += 1;
         Ok(Slot {
@@ -139,7 +188,7 @@ impl Inner {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.inner.counts();
-        self.socket.0.fetch_sub(1, Ordering::SeqCst);
+        self.socket.update(false);
         counts.total = counts.total.saturating_sub(1);
         if let Some(mine) = counts.users.get_mut(&self.user) {
             *mine -= 1;

@@ -60,21 +60,34 @@ pub async fn upgrade(state: AppState, peer: SocketAddr, mut parts: Parts) -> Res
     let schema = state.schema.clone();
     let services = state.services.clone();
     let max_bytes = state.limits.max_body_bytes;
+    let idle_timeout = state.idle_timeout;
     websocket
         .max_message_size(max_bytes)
         .max_frame_size(max_bytes)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = token_from_payload(&payload).or(header_token);
-                    let auth = RequestAuth::for_connection(token.as_deref());
-                    let mut data = Data::default();
-                    data.insert(RequestContext::new(auth, address, &services));
-                    data.insert(crate::extensions::WebSocketConnection);
-                    data.insert(SocketSlots::default());
-                    Ok(data)
+        .on_upgrade(move |stream| async move {
+            let slots = SocketSlots::default();
+            let serving = GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init({
+                    let slots = slots.clone();
+                    move |payload| async move {
+                        let token = token_from_payload(&payload).or(header_token);
+                        let auth = RequestAuth::for_connection(token.as_deref());
+                        let mut data = Data::default();
+                        data.insert(RequestContext::new(auth, address, &services));
+                        data.insert(crate::extensions::WebSocketConnection);
+                        data.insert(slots);
+                        Ok(data)
+                    }
                 })
-                .serve()
+                .serve();
+            // A socket with no subscription running is idle like any other
+            // connection: it would hold a connection slot for nothing.
+            tokio::select! {
+                () = serving => {}
+                () = slots.idle_for(idle_timeout) => {
+                    tracing::debug!(client = %peer, "closing a WebSocket with no subscription");
+                }
+            }
         })
 }

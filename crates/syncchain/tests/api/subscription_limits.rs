@@ -110,12 +110,9 @@ async fn a_websocket_message_larger_than_the_body_cap_closes_the_socket_unparsed
             "query": format!("subscription {{{padding}orderUpdated(id: \"x\") {{ id }} }}") } }),
     )
     .await;
-    let answer = ws::next(&mut socket, Duration::from_secs(10)).await;
+    let closed = ws::closed_within(&mut socket, Duration::from_secs(10)).await;
 
-    assert!(
-        answer.is_none(),
-        "the server read the message and answered: {answer:?}"
-    );
+    assert_eq!(closed, Ok(()), "the socket must close without an answer");
 }
 
 #[tokio::test]
@@ -212,4 +209,15 @@ async fn a_running_subscription_ends_with_unauthenticated_when_its_token_expires
     };
 
     assert_eq!(error_code(&ended), Some("UNAUTHENTICATED"), "{ended}");
+}
+
+#[tokio::test]
+async fn a_websocket_with_no_subscription_is_closed_after_the_idle_timeout() {
+    let app = TestApp::spawn_with(&[("SYNCCHAIN_HTTP_IDLE_TIMEOUT", "1s")]).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let mut socket = connect(&app, &token).await;
+
+    let closed = ws::closed_within(&mut socket, Duration::from_secs(10)).await;
+
+    assert_eq!(closed, Ok(()), "an idle socket is closed");
 }

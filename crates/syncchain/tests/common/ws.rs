@@ -59,6 +59,24 @@ pub async fn next(socket: &mut Socket, within: Duration) -> Option<Value> {
     }
 }
 
+/// Whether the server closes the socket within `within`, sending nothing
+/// but pings first.
+pub async fn closed_within(socket: &mut Socket, within: Duration) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => return Err(format!("still open after {within:?}")),
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Ok(()),
+            Ok(Some(Ok(Message::Text(text))))
+                if !text.contains("\"ping\"") && !text.contains("\"pong\"") =>
+            {
+                return Err(format!("the server answered: {text}"));
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
 pub async fn receive(socket: &mut Socket) -> Value {
     next(socket, Duration::from_secs(15))
         .await
