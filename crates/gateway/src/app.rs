@@ -1,8 +1,13 @@
 //! Builds the gateway from its settings and runs it until shutdown.
+//!
+//! It listens twice: the public listener serves `/graphql` and a cheap
+//! `/healthz`; the admin listener, meant to be reachable only from inside
+//! the deployment, serves `/metrics` and `/readyz` (which fans out to every
+//! service and Redis, so on the public port it would be an amplifier).
 
 use std::net::SocketAddr;
 
-use axum::{Router, routing::get};
+use axum::{Router, middleware, routing::get};
 use syncchain_platform::{config::Mode, deps, health, shutdown::Shutdown};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -10,10 +15,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::{
     auth::Revocations,
     clients::Services,
-    config::{Config, Limits},
+    config::{Config, HttpLimits, Limits},
     metrics::Metrics,
+    order_feed::OrderFeed,
     ratelimit::SignInLimiter,
     schema::{self, AppSchema, PlaceOrderWait},
+    subscription_slots::{Recheck, Slots},
 };
 
 /// What the HTTP handlers share.
@@ -23,6 +30,10 @@ pub struct AppState {
     pub services: Services,
     pub metrics: Metrics,
     pub limits: Limits,
+    /// The whole request body must arrive within this.
+    pub body_timeout: std::time::Duration,
+    /// A WebSocket with no subscription running is closed after this.
+    pub idle_timeout: std::time::Duration,
     pub graphiql: bool,
     pub trust_proxy: bool,
 }
@@ -30,6 +41,9 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    admin_listener: TcpListener,
+    admin_router: Router,
+    http: HttpLimits,
     shutdown: Shutdown,
 }
 
@@ -37,6 +51,7 @@ impl Application {
     pub async fn build(
         config: Config,
         listener: TcpListener,
+        admin_listener: TcpListener,
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
         let redis = deps::connect_redis(&config.redis_url, "SYNCCHAIN_REDIS_URL").await?;
@@ -55,17 +70,30 @@ impl Application {
             introspection: config.introspection,
             suggestions: config.mode == Mode::Dev,
         };
+        let feed = OrderFeed::start(
+            services.order_watch.clone(),
+            config.keys.clone(),
+            shutdown.clone(),
+        );
         let schema = schema::builder(config.limits, openness)
             .data(services.clone())
             .data(revocations)
             .data(limiter)
             .data(PlaceOrderWait(config.place_order_wait))
+            .data(feed)
+            .data(Slots::new(config.subscriptions))
+            .data(Recheck {
+                every: config.subscriptions.recheck,
+                shutdown: shutdown.clone(),
+            })
             .finish();
         let state = AppState {
             schema,
             services: services.clone(),
             metrics: metrics.clone(),
             limits: config.limits,
+            body_timeout: config.http.body_timeout,
+            idle_timeout: config.http.idle_timeout,
             graphiql: config.graphiql,
             trust_proxy: config.trust_proxy,
         };
@@ -74,6 +102,14 @@ impl Application {
             .route("/graphql/ide.js", get(crate::ide::script))
             .route("/graphql/ide.css", get(crate::ide::style))
             .with_state(state)
+            .route("/healthz", get(|| async { "ok" }))
+            .layer(middleware::from_fn_with_state(
+                config.http.request_timeout,
+                crate::server::request_timeout,
+            ))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        let admin_router = Router::new()
             .route(
                 "/metrics",
                 get(crate::metrics::endpoint).with_state(metrics),
@@ -83,32 +119,51 @@ impl Application {
                     .chain(services.checks())
                     .collect(),
             ))
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
-        tracing::info!(address = %listener.local_addr()?, "gateway listening");
+            .layer(middleware::from_fn_with_state(
+                config.http.request_timeout,
+                crate::server::request_timeout,
+            ));
+        tracing::info!(
+            address = %listener.local_addr()?,
+            admin_address = %admin_listener.local_addr()?,
+            "gateway listening"
+        );
         Ok(Self {
             listener,
             router,
+            admin_listener,
+            admin_router,
+            http: config.http,
             shutdown,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        address(&self.listener)
+    }
+
+    /// Where `/metrics` and `/readyz` answer.
+    pub fn admin_addr(&self) -> SocketAddr {
+        address(&self.admin_listener)
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let shutdown = self.shutdown.clone();
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+        tokio::join!(
+            crate::server::serve(self.listener, self.router, self.http, self.shutdown.clone()),
+            crate::server::serve(
+                self.admin_listener,
+                self.admin_router,
+                self.http,
+                self.shutdown.clone()
+            ),
+        );
         tracing::info!("gateway stopped");
         Ok(())
     }
+}
+
+fn address(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
 }

@@ -19,8 +19,8 @@ pub struct Services {
     pub users: UsersClient<CountedChannel>,
     pub products: ProductsClient<CountedChannel>,
     pub orders: OrdersClient<CountedChannel>,
-    /// Orders without a request deadline, for `WatchOrder` streams that live
-    /// as long as the client's subscription.
+    /// Orders without a request deadline and on a connection of its own,
+    /// for the gateway's one `WatchChanges` feed (see `order_feed`).
     pub order_watch: OrdersClient<CountedChannel>,
 }
 

@@ -28,6 +28,35 @@ pub struct Config {
     pub introspection: bool,
     /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
     pub trust_proxy: bool,
+    pub http: HttpLimits,
+    pub subscriptions: SubscriptionLimits,
+}
+
+/// How long the HTTP server waits for a client, and how many it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// A request's headers must arrive within this of the connection
+    /// opening or the previous response.
+    pub header_timeout: Duration,
+    /// A request's whole body must arrive within this.
+    pub body_timeout: Duration,
+    /// A connection with no request in flight is closed after this.
+    pub idle_timeout: Duration,
+    /// Connections open at once (WebSockets included); more are closed as
+    /// they are accepted.
+    pub max_connections: usize,
+    /// Answering one request may take this long.
+    pub request_timeout: Duration,
+}
+
+/// How many subscriptions may run at once, and how often a running one
+/// checks that its token still counts.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscriptionLimits {
+    pub per_user: usize,
+    pub per_socket: usize,
+    pub total: usize,
+    pub recheck: Duration,
 }
 
 /// Bounds on what one request may ask for.
@@ -112,6 +141,8 @@ impl Config {
             max_body_bytes: env.get("SYNCCHAIN_MAX_BODY_BYTES", 1 << 20)?,
         };
         let signin = SignInLimits::from_env(env)?;
+        let http = http_limits(env, place_order_wait)?;
+        let subscriptions = subscription_limits(env)?;
         Ok(Self {
             mode,
             services: ServiceUrls {
@@ -128,8 +159,64 @@ impl Config {
             graphiql: env.flag("SYNCCHAIN_GRAPHIQL", dev)?,
             introspection: env.flag("SYNCCHAIN_INTROSPECTION", dev)?,
             trust_proxy: env.flag("SYNCCHAIN_TRUST_PROXY", false)?,
+            http,
+            subscriptions,
         })
     }
+}
+
+fn positive(env: &Env, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    let value = env.duration(name, default)?;
+    if value.is_zero() {
+        return Err(ConfigError::new(name, "must be positive"));
+    }
+    Ok(value)
+}
+
+fn count(env: &Env, name: &str, default: usize, max: usize) -> Result<usize, ConfigError> {
+    let value = env.get(name, default)?;
+    if value == 0 || value > max {
+        return Err(ConfigError::new(name, format!("must be 1 to {max}")));
+    }
+    Ok(value)
+}
+
+fn http_limits(env: &Env, place_order_wait: Duration) -> Result<HttpLimits, ConfigError> {
+    let limits = HttpLimits {
+        header_timeout: positive(
+            env,
+            "SYNCCHAIN_HTTP_HEADER_TIMEOUT",
+            Duration::from_secs(10),
+        )?,
+        body_timeout: positive(env, "SYNCCHAIN_HTTP_BODY_TIMEOUT", Duration::from_secs(10))?,
+        idle_timeout: positive(env, "SYNCCHAIN_HTTP_IDLE_TIMEOUT", Duration::from_secs(60))?,
+        max_connections: count(env, "SYNCCHAIN_HTTP_MAX_CONNECTIONS", 10_000, 1_000_000)?,
+        request_timeout: positive(
+            env,
+            "SYNCCHAIN_HTTP_REQUEST_TIMEOUT",
+            Duration::from_secs(40),
+        )?,
+    };
+    if limits.request_timeout <= place_order_wait {
+        return Err(ConfigError::new(
+            "SYNCCHAIN_HTTP_REQUEST_TIMEOUT",
+            "must be longer than SYNCCHAIN_PLACE_ORDER_WAIT",
+        ));
+    }
+    Ok(limits)
+}
+
+fn subscription_limits(env: &Env) -> Result<SubscriptionLimits, ConfigError> {
+    Ok(SubscriptionLimits {
+        per_user: count(env, "SYNCCHAIN_SUBSCRIPTIONS_PER_USER", 20, 100_000)?,
+        per_socket: count(env, "SYNCCHAIN_SUBSCRIPTIONS_PER_SOCKET", 20, 100_000)?,
+        total: count(env, "SYNCCHAIN_SUBSCRIPTIONS_TOTAL", 10_000, 1_000_000)?,
+        recheck: positive(
+            env,
+            "SYNCCHAIN_SUBSCRIPTION_RECHECK",
+            Duration::from_secs(5),
+        )?,
+    })
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use crate::{
     schema::{ClientAddress, RequestContext},
 };
 
-fn error_response(status: StatusCode, error: ApiError) -> Response {
+pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
     let error = async_graphql::Error::from(error).into_server_error(Default::default());
     let body = serde_json::json!({ "errors": [error] });
     (status, Json(body)).into_response()
@@ -78,9 +78,11 @@ pub async fn graphql(
         );
     }
     let limit = state.limits.max_body_bytes;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
+    let read = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Err(_) => return body_too_slow(state.body_timeout),
+        Ok(Err(_)) => {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ApiError::BadUserInput {
@@ -114,6 +116,27 @@ pub async fn graphql(
         .inc("syncchain_gateway_graphql_requests_total".to_owned());
     let response = state.schema.execute(request.data(context)).await;
     Json(response).into_response()
+}
+
+/// The whole body must arrive within the body timeout: a client that
+/// trickles it would otherwise hold its connection for as long as it likes.
+fn body_too_slow(timeout: std::time::Duration) -> Response {
+    let mut response = error_response(
+        StatusCode::REQUEST_TIMEOUT,
+        ApiError::BadUserInput {
+            field: None,
+            message: format!(
+                "the request body did not arrive within {} ms",
+                timeout.as_millis()
+            ),
+        },
+    );
+    // The rest of the body may still be on its way: do not read it.
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions

@@ -20,8 +20,11 @@ pub mod extensions;
 pub mod http;
 pub mod ide;
 pub mod metrics;
+pub mod order_feed;
 pub mod ratelimit;
 pub mod schema;
+pub mod server;
+pub mod subscription_slots;
 pub mod subscriptions;
 
 pub use app::Application;

@@ -4,9 +4,12 @@
 //! headers on a WebSocket, in the `connection_init` payload as
 //! `{"Authorization": "Bearer <token>"}` (`authorization` and `token` are
 //! read too). Each operation checks it again, so a token signed out of stops
-//! working for new subscriptions at once; a running `orderUpdated` ends when
-//! its token expires. Only subscriptions run here: queries and mutations go
-//! over HTTP POST, with its limits.
+//! working for new subscriptions at once; a running `orderUpdated` checks
+//! it again as it runs and ends when it is signed out, demoted or expired.
+//! Only subscriptions run here: queries and mutations go over HTTP POST,
+//! with its limits. A message or frame larger than the HTTP body limit
+//! closes the socket before it is parsed, and each socket counts its own
+//! subscriptions (see `subscription_slots`).
 
 use std::net::SocketAddr;
 
@@ -23,6 +26,7 @@ use crate::{
     auth::RequestAuth,
     http::client_address,
     schema::{ClientAddress, RequestContext},
+    subscription_slots::SocketSlots,
 };
 
 fn token_from_payload(payload: &serde_json::Value) -> Option<String> {
@@ -55,18 +59,35 @@ pub async fn upgrade(state: AppState, peer: SocketAddr, mut parts: Parts) -> Res
     let address = ClientAddress(client_address(&parts.headers, peer, state.trust_proxy));
     let schema = state.schema.clone();
     let services = state.services.clone();
+    let max_bytes = state.limits.max_body_bytes;
+    let idle_timeout = state.idle_timeout;
     websocket
+        .max_message_size(max_bytes)
+        .max_frame_size(max_bytes)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = token_from_payload(&payload).or(header_token);
-                    let auth = RequestAuth::for_connection(token.as_deref());
-                    let mut data = Data::default();
-                    data.insert(RequestContext::new(auth, address, &services));
-                    data.insert(crate::extensions::WebSocketConnection);
-                    Ok(data)
+        .on_upgrade(move |stream| async move {
+            let slots = SocketSlots::default();
+            let serving = GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init({
+                    let slots = slots.clone();
+                    move |payload| async move {
+                        let token = token_from_payload(&payload).or(header_token);
+                        let auth = RequestAuth::for_connection(token.as_deref());
+                        let mut data = Data::default();
+                        data.insert(RequestContext::new(auth, address, &services));
+                        data.insert(crate::extensions::WebSocketConnection);
+                        data.insert(slots);
+                        Ok(data)
+                    }
                 })
-                .serve()
+                .serve();
+            // A socket with no subscription running is idle like any other
+            // connection: it would hold a connection slot for nothing.
+            tokio::select! {
+                () = serving => {}
+                () = slots.idle_for(idle_timeout) => {
+                    tracing::debug!(client = %peer, "closing a WebSocket with no subscription");
+                }
+            }
         })
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use futures::{StreamExt, stream::BoxStream};
+use futures::{StreamExt, stream, stream::BoxStream};
 use syncchain_events::sessions::{self, Sessions};
 use syncchain_platform::{
     auth::{Caller, TokenKeys},
@@ -158,6 +158,28 @@ impl proto::orders_server::Orders for OrdersApi {
                 changes
                     .map(|item| item.map(to_proto).map_err(|e| status("watch order", e)))
                     .boxed()
+            }),
+        )
+    }
+
+    type WatchChangesStream = BoxStream<'static, Result<proto::OrderChanged, Status>>;
+
+    async fn watch_changes(
+        &self,
+        request: Request<proto::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        let caller = self.caller(request.metadata()).await?;
+        respond(
+            "watch changes",
+            self.orders.changes(&caller).map(|changes| {
+                stream::unfold(changes, |mut changes| async move {
+                    let order = changes.next().await?;
+                    let changed = proto::OrderChanged {
+                        order_id: order.map(|id| id.to_string()).unwrap_or_default(),
+                    };
+                    Some((Ok(changed), changes))
+                })
+                .boxed()
             }),
         )
     }

@@ -36,7 +36,7 @@ use crate::{
     error::OrdersError,
     events,
     storage::{self, NewRow},
-    watch::{Changes, Subscription, Wake},
+    watch::{AllChanges, Changes, Subscription, Wake},
 };
 
 /// The most ids one batch read may ask for.
@@ -248,6 +248,18 @@ impl Orders {
             let item = watch.step().await?;
             Some((item, watch))
         }))
+    }
+}
+
+impl Orders {
+    /// A signal for every change of any order; for admins only (the
+    /// gateway's change feed), since it shows every order's id and pace.
+    pub fn changes(&self, caller: &Caller) -> Result<AllChanges, OrdersError> {
+        if caller.is_admin() {
+            Ok(self.changes.subscribe_all())
+        } else {
+            Err(OrdersError::Forbidden)
+        }
     }
 }
 

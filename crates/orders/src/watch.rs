@@ -80,6 +80,16 @@ impl Changes {
         }
     }
 
+    /// Starts hearing about every order's changes (for the gateway's one
+    /// change feed).
+    pub fn subscribe_all(&self) -> AllChanges {
+        AllChanges {
+            receiver: self.sender.subscribe(),
+            shutdown: self.shutdown.clone(),
+            started: false,
+        }
+    }
+
     /// Listens on one connection of `pool` and fans notifications out until
     /// `stop` fires; reconnects with backoff whenever the connection is lost.
     pub async fn run(self, pool: PgPool, stop: Shutdown) {
@@ -182,6 +192,35 @@ impl Subscription {
     }
 }
 
+/// Every order's changes, as one stream of signals.
+pub struct AllChanges {
+    receiver: broadcast::Receiver<Signal>,
+    shutdown: Shutdown,
+    started: bool,
+}
+
+impl AllChanges {
+    /// The next signal: `Some(Some(id))` when that order changed,
+    /// `Some(None)` when any order may have (always first, and whenever
+    /// signals were missed), `None` once the service stops.
+    pub async fn next(&mut self) -> Option<Option<Uuid>> {
+        if !self.started {
+            self.started = true;
+            return Some(None);
+        }
+        let received = tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => return None,
+            received = self.receiver.recv() => received,
+        };
+        match received {
+            Ok(Signal::Order(order)) => Some(Some(order)),
+            Ok(Signal::Everything) | Err(broadcast::error::RecvError::Lagged(_)) => Some(None),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
 /// The next signal, or `None` once `deadline` has passed.
 async fn recv_until(
     receiver: &mut broadcast::Receiver<Signal>,
@@ -237,6 +276,19 @@ mod tests {
             changes.broadcast(Signal::Order(Uuid::new_v4()));
         }
         assert_eq!(subscription.changed(soon()).await, Wake::Changed);
+    }
+
+    #[tokio::test]
+    async fn the_feed_of_all_changes_starts_with_a_resync_then_names_each_order() {
+        let changes = Changes::new(Shutdown::new());
+        let mut all = changes.subscribe_all();
+        let order = Uuid::new_v4();
+        changes.broadcast(Signal::Order(order));
+        changes.broadcast(Signal::Everything);
+
+        assert_eq!(all.next().await, Some(None));
+        assert_eq!(all.next().await, Some(Some(order)));
+        assert_eq!(all.next().await, Some(None));
     }
 
     #[tokio::test]

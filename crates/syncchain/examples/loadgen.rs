@@ -282,6 +282,7 @@ async fn main() -> anyhow::Result<()> {
             &format!("{run_id}-benchmark-secret-0123456789abcdef"),
         ),
         ("SYNCCHAIN_GATEWAY_ADDR", "127.0.0.1:0"),
+        ("SYNCCHAIN_GATEWAY_ADMIN_ADDR", "127.0.0.1:0"),
         ("SYNCCHAIN_USERS_ADDR", "127.0.0.1:0"),
         ("SYNCCHAIN_PRODUCTS_ADDR", "127.0.0.1:0"),
         ("SYNCCHAIN_ORDERS_ADDR", "127.0.0.1:0"),
@@ -306,8 +307,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let shutdown = Shutdown::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let system = tokio::spawn(syncchain::serve::all(env, shutdown.clone(), move |addr| {
-        let _ = ready_tx.send(addr);
+    let system = tokio::spawn(syncchain::serve::all(env, shutdown.clone(), move |addrs| {
+        let _ = ready_tx.send(addrs.public);
     }));
     let gateway = ready_rx.await?;
     let http = reqwest::Client::builder()

@@ -23,6 +23,35 @@ use crate::cli::Role;
 
 const GATEWAY_ADDR_VAR: &str = "SYNCCHAIN_GATEWAY_ADDR";
 const DEFAULT_GATEWAY_ADDR: &str = "0.0.0.0:8000";
+/// `/metrics` and `/readyz`: loopback unless the deployment says otherwise
+/// (in a pod, the address the kubelet and Prometheus reach, never a
+/// public Service).
+const GATEWAY_ADMIN_ADDR_VAR: &str = "SYNCCHAIN_GATEWAY_ADMIN_ADDR";
+const DEFAULT_GATEWAY_ADMIN_ADDR: &str = "127.0.0.1:9080";
+
+/// Where a started gateway listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayAddrs {
+    /// `/graphql` and `/healthz`.
+    pub public: SocketAddr,
+    /// `/metrics` and `/readyz`.
+    pub admin: SocketAddr,
+}
+
+/// The gateway's two listeners, bound from the environment.
+pub async fn bind_gateway(env: &Env) -> anyhow::Result<(TcpListener, TcpListener)> {
+    let public = bind(
+        &env.string(GATEWAY_ADDR_VAR, DEFAULT_GATEWAY_ADDR),
+        GATEWAY_ADDR_VAR,
+    )
+    .await?;
+    let admin = bind(
+        &env.string(GATEWAY_ADMIN_ADDR_VAR, DEFAULT_GATEWAY_ADMIN_ADDR),
+        GATEWAY_ADMIN_ADDR_VAR,
+    )
+    .await?;
+    Ok((public, admin))
+}
 
 /// A gRPC service role: its name, where it listens, where others reach it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,18 +151,24 @@ pub async fn start_service(
     service.build(env, listener, shutdown).await
 }
 
-/// Starts the gateway on `listener`; returns where it listens and the
-/// future that runs it until `shutdown`.
+/// Starts the gateway on `listener` (public) and `admin_listener`
+/// (operational endpoints); returns where it listens and the future that
+/// runs it until `shutdown`.
 pub async fn start_gateway(
     env: &Env,
     listener: TcpListener,
+    admin_listener: TcpListener,
     shutdown: Shutdown,
-) -> anyhow::Result<(SocketAddr, Running)> {
+) -> anyhow::Result<(GatewayAddrs, Running)> {
     let config = syncchain_gateway::Config::from_env(env)?;
-    let app = syncchain_gateway::Application::build(config, listener, shutdown)
+    let app = syncchain_gateway::Application::build(config, listener, admin_listener, shutdown)
         .await
         .context("cannot start the gateway")?;
-    Ok((app.local_addr(), app.run_until_stopped().boxed()))
+    let addrs = GatewayAddrs {
+        public: app.local_addr(),
+        admin: app.admin_addr(),
+    };
+    Ok((addrs, app.run_until_stopped().boxed()))
 }
 
 pub async fn run(role: Role, env: Env) -> anyhow::Result<()> {
@@ -142,8 +177,8 @@ pub async fn run(role: Role, env: Env) -> anyhow::Result<()> {
     let service = match role {
         Role::Gateway => return gateway(env, shutdown).await,
         Role::All => {
-            return all(env, shutdown, |addr| {
-                tracing::info!(url = %graphql_url(addr), "syncchain is serving");
+            return all(env, shutdown, |addrs| {
+                tracing::info!(url = %graphql_url(addrs.public), admin = %reachable(addrs.admin), "syncchain is serving");
             })
             .await;
         }
@@ -172,24 +207,20 @@ fn require_secret(env: &Env) -> Result<(), ConfigError> {
 }
 
 async fn gateway(env: Env, shutdown: Shutdown) -> anyhow::Result<()> {
-    let listener = bind(
-        &env.string(GATEWAY_ADDR_VAR, DEFAULT_GATEWAY_ADDR),
-        GATEWAY_ADDR_VAR,
-    )
-    .await?;
-    let (addr, run) = start_gateway(&env, listener, shutdown.clone()).await?;
-    tracing::info!(url = %graphql_url(addr), "gateway serving");
+    let (listener, admin) = bind_gateway(&env).await?;
+    let (addrs, run) = start_gateway(&env, listener, admin, shutdown.clone()).await?;
+    tracing::info!(url = %graphql_url(addrs.public), admin = %reachable(addrs.admin), "gateway serving");
     until_stopped("gateway", run, &shutdown).await
 }
 
 /// Runs every service and the gateway together; `on_ready` gets the
-/// gateway's address once all are up. Where a service's URL variable is
+/// gateway's addresses once all are up. Where a service's URL variable is
 /// unset, the others call it where it was actually bound (so
 /// `SYNCCHAIN_USERS_ADDR=127.0.0.1:0` works).
 pub async fn all(
     mut env: Env,
     shutdown: Shutdown,
-    on_ready: impl FnOnce(SocketAddr),
+    on_ready: impl FnOnce(GatewayAddrs),
 ) -> anyhow::Result<()> {
     let mut listeners = Vec::new();
     for service in Service::ALL {
@@ -202,11 +233,7 @@ pub async fn all(
         }
         listeners.push((service, listener));
     }
-    let gateway_listener = bind(
-        &env.string(GATEWAY_ADDR_VAR, DEFAULT_GATEWAY_ADDR),
-        GATEWAY_ADDR_VAR,
-    )
-    .await?;
+    let (gateway_listener, admin_listener) = bind_gateway(&env).await?;
 
     let mut running = Vec::new();
     let mut failure = None;
@@ -220,9 +247,9 @@ pub async fn all(
         }
     }
     if failure.is_none() {
-        match start_gateway(&env, gateway_listener, shutdown.clone()).await {
-            Ok((addr, run)) => {
-                on_ready(addr);
+        match start_gateway(&env, gateway_listener, admin_listener, shutdown.clone()).await {
+            Ok((addrs, run)) => {
+                on_ready(addrs);
                 running.push(until_stopped("gateway", run, &shutdown).boxed());
             }
             Err(error) => failure = Some(error),
@@ -262,7 +289,7 @@ async fn bind(addr: &str, var: &str) -> anyhow::Result<TcpListener> {
 }
 
 /// An address to connect to for a listener bound to `addr`.
-fn reachable(addr: SocketAddr) -> SocketAddr {
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())

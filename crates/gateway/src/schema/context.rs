@@ -41,7 +41,7 @@ impl RequestContext {
 #[derive(Debug, Clone, Copy)]
 pub struct PlaceOrderWait(pub std::time::Duration);
 
-fn data<'a, T: Send + Sync + 'static>(ctx: &Context<'a>) -> Result<&'a T, ApiError> {
+pub(crate) fn data<'a, T: Send + Sync + 'static>(ctx: &Context<'a>) -> Result<&'a T, ApiError> {
     ctx.data::<T>().map_err(|e| {
         tracing::error!(error = ?e.message, "request context incomplete");
         ApiError::Internal

@@ -6,6 +6,7 @@ mod account;
 mod context;
 mod convert;
 mod loaders;
+mod order_updates;
 mod orders;
 mod products;
 mod users;

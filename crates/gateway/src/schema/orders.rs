@@ -7,17 +7,25 @@ use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject, Subscription,
 };
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use syncchain_platform::grpc::request;
 use syncchain_proto::orders::v1 as pb;
 
 use super::{
-    context::{caller, loaders, place_order_wait, services, token},
+    context::{
+        caller, data, loaders, place_order_wait, request as request_context, revocations, services,
+        token,
+    },
     convert,
+    order_updates::OrderUpdates,
     products::Product,
     users::{PageInfo, User, page_size},
 };
-use crate::errors::{ApiError, ApiResult};
+use crate::{
+    errors::{ApiError, ApiResult},
+    order_feed::OrderFeed,
+    subscription_slots::{Recheck, Slots, SocketSlots},
+};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderStatus {
@@ -230,31 +238,35 @@ pub struct OrdersSubscription;
 #[Subscription]
 impl OrdersSubscription {
     /// The order now, then each change of it (its owner or an admin). Ends
-    /// once the order is rejected or cancelled.
+    /// once the order is rejected or cancelled, and with `UNAUTHENTICATED`
+    /// once the token that opened it is signed out, demoted or expired.
     async fn order_updated(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
         let caller = caller(ctx).await?;
-        // The stream ends when the token that opened it expires.
         let lifetime = (caller.expires_at - chrono::Utc::now())
             .to_std()
             .unwrap_or_default();
         let id = convert::id(&id, "id")?;
-        let stream = services(ctx)?
-            .order_watch
-            .clone()
-            .watch_order(request(pb::WatchOrderRequest { id }, token(ctx)?))
-            .await
-            .map_err(|s| ApiError::from_status(s, "orders.WatchOrder"))?
-            .into_inner();
-        Ok(stream
-            .map(|item| {
-                item.map_err(|s| ApiError::from_status(s, "orders.WatchOrder"))
-                    .and_then(Order::try_from)
-                    .map_err(async_graphql::Error::from)
-            })
-            .take_until(tokio::time::sleep(lifetime)))
+        let order =
+            uuid::Uuid::parse_str(&id).map_err(|_| ApiError::bad_input("id", "not a valid id"))?;
+        let socket = ctx.data_opt::<SocketSlots>().cloned().unwrap_or_default();
+        let slot = data::<Slots>(ctx)?.take(caller.user_id, &socket)?;
+        let mut updates = OrderUpdates {
+            // Watching before the first read, so no change falls between.
+            watch: data::<OrderFeed>(ctx)?.watch(order),
+            id,
+            expires: tokio::time::Instant::now() + lifetime,
+            token: token(ctx)?.map(str::to_owned),
+            auth: request_context(ctx)?.auth.clone(),
+            revocations: revocations(ctx)?.clone(),
+            orders: services(ctx)?.orders.clone(),
+            _slot: slot,
+            recheck: data::<Recheck>(ctx)?.clone(),
+        };
+        let first = updates.read().await?;
+        Ok(updates.stream(first))
     }
 }

@@ -1,6 +1,8 @@
 //! WatchOrder: the order now, then each change, until a final status.
 
-use syncchain_proto::orders::v1::{CancelOrderRequest, Order, OrderStatus, WatchOrderRequest};
+use syncchain_proto::orders::v1::{
+    CancelOrderRequest, Order, OrderChanged, OrderStatus, WatchChangesRequest, WatchOrderRequest,
+};
 use tonic::Streaming;
 
 use crate::helpers::{TestApp, as_caller, spawn_app};
@@ -91,4 +93,45 @@ async fn a_watch_hears_of_changes_after_the_listening_connection_was_lost() {
     })
     .await;
     assert!(again, "the service did not listen again");
+}
+
+#[tokio::test]
+async fn the_change_feed_is_for_admins_and_names_each_order_that_changes() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer();
+    let refused = app
+        .client()
+        .watch_changes(as_caller(WatchChangesRequest {}, &token))
+        .await
+        .err()
+        .map(|status| status.code());
+    assert_eq!(refused, Some(tonic::Code::PermissionDenied));
+
+    let mut feed = app
+        .client()
+        .watch_changes(as_caller(WatchChangesRequest {}, &app.admin_token()))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = next_signal(&mut feed).await.expect("a first signal");
+    assert_eq!(
+        first.order_id, "",
+        "it starts with: anything may have changed"
+    );
+
+    let order = app.pending_order(&token, 1).await;
+    app.publish(&app.reserved(&order)).await;
+    loop {
+        let signal = next_signal(&mut feed).await.expect("a signal");
+        if signal.order_id == order.id {
+            break;
+        }
+    }
+}
+
+async fn next_signal(feed: &mut Streaming<OrderChanged>) -> Option<OrderChanged> {
+    tokio::time::timeout(crate::helpers::DEADLINE, feed.message())
+        .await
+        .expect("a signal in time")
+        .unwrap()
 }

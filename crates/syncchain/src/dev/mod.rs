@@ -13,8 +13,6 @@ pub mod process;
 pub mod redis;
 pub mod secret;
 
-use std::net::SocketAddr;
-
 use anyhow::anyhow;
 use syncchain_platform::{config::Env, shutdown};
 
@@ -59,7 +57,12 @@ pub fn ensure_dev_secret(config: &DevConfig, env: &Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn announce(gateway: SocketAddr) {
-    let url = serve::graphql_url(gateway);
-    println!("\nsyncchain is running: GraphQL at {url}\nPress Ctrl-C to stop.\n");
+fn announce(gateway: serve::GatewayAddrs) {
+    let url = serve::graphql_url(gateway.public);
+    let admin = serve::reachable(gateway.admin);
+    println!(
+        "\nsyncchain is running: GraphQL at {url}\n\
+         Readiness and metrics (this machine only) at http://{admin}/readyz and http://{admin}/metrics\n\
+         Press Ctrl-C to stop.\n"
+    );
 }

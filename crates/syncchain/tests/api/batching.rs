@@ -8,7 +8,7 @@ use crate::support::{TestApp, unique_email};
 async fn calls(app: &TestApp, method: &str) -> u64 {
     let text = app
         .http
-        .get(format!("{}/metrics", app.base_url))
+        .get(format!("{}/metrics", app.admin_url))
         .send()
         .await
         .expect("metrics")

@@ -3,6 +3,8 @@
 //! event namespace and Redis prefix, spoken to over HTTP as a client would.
 
 mod support;
+#[path = "../common/ws.rs"]
+mod ws;
 
 mod abuse;
 mod accounts;
@@ -13,11 +15,13 @@ mod batching;
 mod compat;
 mod edge;
 mod fuzz;
+mod http_edge;
 mod limits;
 mod order_limits;
 mod orders_access;
 mod oversell;
 mod saga;
 mod sessions;
+mod subscription_limits;
 mod subscriptions;
 mod tokens;

@@ -1,63 +1,15 @@
 //! `orderUpdated` over WebSocket, speaking graphql-transport-ws as a
 //! client library would.
 
-use std::time::Duration;
-
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-use crate::support::{TestApp, unique_email};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(app: &TestApp, token: &str) -> Socket {
-    let url = app.graphql_url.replace("http://", "ws://");
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connected");
-    send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })).await;
-    assert_eq!(receive(&mut socket).await["type"], json!("connection_ack"));
-    socket
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::Text(message.to_string().into()))
-        .await
-        .expect("sent");
-}
-
-async fn receive(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(15), socket.next())
-            .await
-            .expect("a message in time")
-            .expect("socket open")
-            .expect("message");
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).expect("json");
-            if value["type"] != json!("ping") && value["type"] != json!("pong") {
-                return value;
-            }
-        }
-    }
-}
+use crate::{
+    support::{TestApp, unique_email},
+    ws::{Socket, connect, receive, send},
+};
 
 async fn subscribe(socket: &mut Socket, order: &str) {
-    send(
-        socket,
-        json!({ "id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($id: ID!) { orderUpdated(id: $id) { id status } }",
-            "variables": { "id": order } } }),
-    )
-    .await;
+    crate::ws::subscribe(socket, "1", order).await;
 }
 
 #[tokio::test]

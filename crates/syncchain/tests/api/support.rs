@@ -69,7 +69,11 @@ impl TestApp {
         let app = Self {
             env: settings.vars().to_vec(),
             secret: settings.secret.clone(),
-            client: Client::new(format!("http://{gateway}"), settings.admin_email.clone()),
+            client: Client::new(
+                format!("http://{}", gateway.public),
+                format!("http://{}", gateway.admin),
+                settings.admin_email.clone(),
+            ),
             shutdown,
         };
         app.wait_until_ready().await;

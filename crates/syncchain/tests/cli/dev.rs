@@ -10,6 +10,7 @@ async fn dev_starts_private_servers_serves_graphql_and_stops_them_on_sigterm() {
     let setup = DevSetup::new();
     let mut env = setup.env();
     env.push(("SYNCCHAIN_GATEWAY_ADDR".into(), "127.0.0.1:0".into()));
+    env.push(("SYNCCHAIN_GATEWAY_ADMIN_ADDR".into(), "127.0.0.1:0".into()));
     env.push(("SYNCCHAIN_USERS_ADDR".into(), "127.0.0.1:0".into()));
     env.push(("SYNCCHAIN_PRODUCTS_ADDR".into(), "127.0.0.1:0".into()));
     env.push(("SYNCCHAIN_ORDERS_ADDR".into(), "127.0.0.1:0".into()));
@@ -31,6 +32,20 @@ async fn dev_starts_private_servers_serves_graphql_and_stops_them_on_sigterm() {
     let secret = setup.dir.path().join("jwt-secret");
     let mode = std::fs::metadata(&secret).map(|m| m.permissions().mode() & 0o777);
     assert_eq!(mode.ok(), Some(0o600), "the dev secret is private");
+
+    let readyz = dev
+        .line_after(
+            "Readiness and metrics (this machine only) at ",
+            Duration::from_secs(5),
+        )
+        .await
+        .and_then(|rest| rest.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| panic!("dev did not say where /readyz is:\n{}", dev.output()));
+    let ready = syncchain_testkit::eventually(Duration::from_secs(20), || async {
+        matches!(reqwest::get(&readyz).await, Ok(r) if r.status().is_success())
+    })
+    .await;
+    assert!(ready, "{readyz} did not answer 200");
 
     let email = format!("dev.{}@example.com", uuid::Uuid::new_v4().simple());
     let registered = register(&url, &email).await;

@@ -13,15 +13,18 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Client {
     pub graphql_url: String,
     pub base_url: String,
+    /// The gateway's operational listener: `/readyz`, `/metrics`.
+    pub admin_url: String,
     pub admin_email: String,
     pub http: reqwest::Client,
 }
 
 impl Client {
-    pub fn new(base_url: String, admin_email: String) -> Self {
+    pub fn new(base_url: String, admin_url: String, admin_email: String) -> Self {
         Self {
             graphql_url: format!("{base_url}/graphql"),
             base_url,
+            admin_url,
             admin_email,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -31,7 +34,7 @@ impl Client {
     }
 
     pub async fn wait_until_ready(&self) {
-        let url = format!("{}/readyz", self.base_url);
+        let url = format!("{}/readyz", self.admin_url);
         let ready = syncchain_testkit::eventually(Duration::from_secs(20), || async {
             matches!(self.http.get(&url).send().await, Ok(r) if r.status().is_success())
         })

@@ -6,8 +6,6 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
-
 use syncchain::{cli::Role, serve};
 use syncchain_platform::{config::Env, shutdown::Shutdown};
 use tokio::net::TcpListener;
@@ -88,12 +86,13 @@ pub async fn start_service(role: Role, env: &Env, listener: TcpListener, shutdow
     tokio::spawn(run);
 }
 
-/// Starts the gateway in this process; returns its address.
-pub async fn start_gateway(env: &Env, shutdown: &Shutdown) -> SocketAddr {
+/// Starts the gateway in this process; returns where it listens.
+pub async fn start_gateway(env: &Env, shutdown: &Shutdown) -> serve::GatewayAddrs {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let (addr, run) = serve::start_gateway(env, listener, shutdown.clone())
+    let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (addrs, run) = serve::start_gateway(env, listener, admin, shutdown.clone())
         .await
         .unwrap_or_else(|e| panic!("gateway starts: {e:#}"));
     tokio::spawn(run);
-    addr
+    addrs
 }

@@ -5,9 +5,12 @@
 //! each test, never the machine's shared servers.
 
 mod support;
+#[path = "../common/ws.rs"]
+mod ws;
 
 mod broker;
 mod database;
 mod poison;
 mod services;
 mod streams;
+mod subscriptions;

@@ -158,7 +158,11 @@ impl System {
         let shutdown = Shutdown::new();
         start_service(Role::Users, &env, users_listener, &shutdown).await;
         let gateway = start_gateway(&env, &shutdown).await;
-        let client = Client::new(format!("http://{gateway}"), settings.admin_email.clone());
+        let client = Client::new(
+            format!("http://{}", gateway.public),
+            format!("http://{}", gateway.admin),
+            settings.admin_email.clone(),
+        );
         client.wait_until_ready().await;
         Self {
             client,
