@@ -122,10 +122,7 @@ impl Config {
                 "not set: give a secret of at least 32 bytes (or SYNCCHAIN_JWT_SECRET_FILE naming a file holding one)",
             )
         })?;
-        let ttl = env.duration("SYNCCHAIN_TOKEN_TTL", Duration::from_secs(3600))?;
-        if ttl.is_zero() {
-            return Err(ConfigError::new("SYNCCHAIN_TOKEN_TTL", "must be positive"));
-        }
+        let ttl = syncchain_platform::auth::token_ttl(env)?;
         let dev = mode == Mode::Dev;
         let place_order_wait =
             env.duration("SYNCCHAIN_PLACE_ORDER_WAIT", Duration::from_secs(2))?;

@@ -47,6 +47,9 @@ pub struct Config {
     pub events: EventsConfig,
     /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
     pub jwt_secret: JwtSecret,
+    /// `SYNCCHAIN_TOKEN_TTL`: how long the gateway's tokens live, so the
+    /// session replica knows how long a cut-off matters.
+    pub token_ttl: Duration,
 }
 
 /// What one customer may place, so that no one customer can hold a
@@ -104,6 +107,7 @@ pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<OrdersDat
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let jwt_secret = JwtSecret::require_from_env(env)?;
+        let token_ttl = syncchain_platform::auth::token_ttl(env)?;
         let products_url = env.string(PRODUCTS_URL_VAR, DEFAULT_PRODUCTS_URL);
         let valid_url = (products_url.starts_with("http://")
             || products_url.starts_with("https://"))
@@ -139,13 +143,14 @@ impl Config {
             database,
             events: EventsConfig::from_env(env)?,
             jwt_secret,
+            token_ttl,
         })
     }
 
-    /// Verifies callers' tokens. The service never issues tokens, so the
-    /// lifetime given here is never used.
+    /// Verifies callers' tokens (the service never issues any); their
+    /// lifetime is the one the gateway issues them with.
     pub fn token_keys(&self) -> TokenKeys {
-        TokenKeys::new(&self.jwt_secret, Duration::from_secs(3600))
+        TokenKeys::new(&self.jwt_secret, self.token_ttl)
     }
 }
 

@@ -111,6 +111,17 @@ impl JwtSecret {
     }
 }
 
+/// `SYNCCHAIN_TOKEN_TTL` (1 hour): how long a token lives. The gateway
+/// issues tokens with it; the services need it too, to know how long a
+/// session cut-off must be remembered.
+pub fn token_ttl(env: &Env) -> Result<Duration, ConfigError> {
+    let ttl = env.duration("SYNCCHAIN_TOKEN_TTL", Duration::from_secs(3600))?;
+    if ttl.is_zero() {
+        return Err(ConfigError::new("SYNCCHAIN_TOKEN_TTL", "must be positive"));
+    }
+    Ok(ttl)
+}
+
 /// What a token says about its bearer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

@@ -41,6 +41,9 @@ pub struct Config {
     pub events: EventsConfig,
     /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
     pub jwt_secret: JwtSecret,
+    /// `SYNCCHAIN_TOKEN_TTL`: how long the gateway's tokens live, so the
+    /// session replica knows how long a cut-off matters.
+    pub token_ttl: Duration,
     pub cache: CacheConfig,
 }
 
@@ -72,19 +75,21 @@ impl std::fmt::Debug for CacheConfig {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let jwt_secret = JwtSecret::require_from_env(env)?;
+        let token_ttl = syncchain_platform::auth::token_ttl(env)?;
         Ok(Self {
             addr: env.string("SYNCCHAIN_PRODUCTS_ADDR", DEFAULT_ADDR),
             database: DatabaseConfig::from_env(env)?,
             events: EventsConfig::from_env(env)?,
             jwt_secret,
+            token_ttl,
             cache: CacheConfig::from_env(env)?,
         })
     }
 
-    /// Verifies callers' tokens. The service never issues tokens, so the
-    /// lifetime given here is never used.
+    /// Verifies callers' tokens (the service never issues any); their
+    /// lifetime is the one the gateway issues them with.
     pub fn token_keys(&self) -> TokenKeys {
-        TokenKeys::new(&self.jwt_secret, Duration::from_secs(3600))
+        TokenKeys::new(&self.jwt_secret, self.token_ttl)
     }
 }
 
