@@ -76,3 +76,23 @@ async fn an_admin_token_issued_before_a_demotion_cannot_create_a_product() {
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     create(&app, &admin_token(&app, admin)).await.unwrap();
 }
+
+#[tokio::test]
+async fn readiness_reports_the_session_replica_once_it_has_replayed_the_users_stream() {
+    let app = spawn_app().await;
+
+    let body = syncchain_testkit::poll(
+        DEADLINE,
+        || async {
+            let response = reqwest::get(format!("http://{}/readyz", app.addr))
+                .await
+                .unwrap();
+            response.json::<serde_json::Value>().await.unwrap()
+        },
+        |body| body["checks"]["sessions"] == "up",
+    )
+    .await;
+
+    assert_eq!(body["checks"]["sessions"], "up", "{body}");
+    assert_eq!(body["status"], "ready", "{body}");
+}
