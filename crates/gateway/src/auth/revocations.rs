@@ -288,3 +288,47 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use syncchain_platform::auth::Role;
+
+    use super::*;
+
+    fn issued_at_ms(ms: i64) -> Caller {
+        let issued_at = DateTime::from_timestamp_millis(ms).unwrap();
+        Caller {
+            user_id: Uuid::new_v4(),
+            role: Role::Admin,
+            token_id: Uuid::new_v4(),
+            expires_at: issued_at + chrono::Duration::hours(1),
+            issued_at,
+        }
+    }
+
+    #[test]
+    fn a_token_issued_before_the_cached_cutoff_is_refused_and_one_issued_at_it_counts() {
+        let cutoff = |ms| Cached {
+            revoked: false,
+            cutoff_ms: Some(ms),
+        };
+        assert_eq!(
+            status_of(&issued_at_ms(999), cutoff(1000)),
+            TokenStatus::RoleChanged
+        );
+        assert_eq!(
+            status_of(&issued_at_ms(1000), cutoff(1000)),
+            TokenStatus::Valid
+        );
+    }
+
+    #[test]
+    fn a_cached_revocation_wins_over_everything() {
+        let cached = Cached {
+            revoked: true,
+            cutoff_ms: None,
+        };
+        assert_eq!(status_of(&issued_at_ms(5), cached), TokenStatus::Revoked);
+    }
+}
