@@ -352,6 +352,120 @@ impl Gen {
     }
 }
 
+const PRODUCT_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "price",
+    "description",
+    "quantity",
+    "createdAt",
+    "updatedAt",
+    "__typename",
+];
+
+/// Documents that fit the schema, so that the fuzz also reaches the
+/// resolvers: product lists through aliases, fragments (a chain, each
+/// spread several times), inline fragments, `@skip`/`@include` and
+/// variables, with odd values where the schema takes any string.
+impl Gen {
+    fn typed_document(&mut self) -> (String, Value) {
+        let chain = self.below(4);
+        let mut fragments = String::new();
+        for level in 0..chain {
+            let mut set = self.product_fields(0);
+            if level + 1 < chain {
+                let times = 1 + self.below(4);
+                set.push_str(&format!(" ...P{}", level + 1).repeat(times));
+            }
+            fragments.push_str(&format!("fragment P{level} on Product {{ {set} }}\n"));
+        }
+        let mut items = Vec::new();
+        for i in 0..1 + self.below(4) {
+            let alias = if i > 0 || self.chance(3) {
+                format!("l{i}: ")
+            } else {
+                String::new()
+            };
+            let page = self.page();
+            let mut set = self.product_fields(chain);
+            if self.chance(3) {
+                set.push_str(&format!(
+                    " ... on Product @include(if: $show) {{ {} }}",
+                    self.product_fields(0)
+                ));
+            }
+            items.push(match self.below(3) {
+                0 => format!("{alias}productsConnection({page}) {{ nodes {{ {set} }} pageInfo {{ hasNextPage endCursor }} }}"),
+                1 => format!("{alias}__typename @skip(if: $hide)"),
+                _ => format!("{alias}products({page}) @skip(if: $hide) {{ {set} }}"),
+            });
+        }
+        let body = items.join(" ");
+        // Every variable declared must be used, so declare only those used.
+        let declared: Vec<&str> = [
+            ("$n", "$n: Int"),
+            ("$show", "$show: Boolean = true"),
+            ("$hide", "$hide: Boolean! = false"),
+            ("$s", "$s: String"),
+        ]
+        .into_iter()
+        .filter(|(name, _)| {
+            body.contains(&format!("{name})")) || body.contains(&format!("{name},"))
+        })
+        .map(|(_, declaration)| declaration)
+        .collect();
+        let declared = if declared.is_empty() {
+            String::new()
+        } else {
+            format!("({})", declared.join(", "))
+        };
+        let text = format!("query Fuzz{declared} {{ {body} }}\n{fragments}");
+        let mut variables = serde_json::Map::new();
+        if self.chance(2) {
+            variables.insert("n".into(), json!(self.below(150)));
+        }
+        if self.chance(2) {
+            variables.insert("s".into(), json!(self.pick(ODD_TEXT)));
+        }
+        if self.chance(3) {
+            variables.insert("show".into(), json!(self.chance(2)));
+        }
+        (text, Value::Object(variables))
+    }
+
+    fn page(&mut self) -> String {
+        match self.below(5) {
+            0 => String::new(),
+            1 => "first: $n".to_owned(),
+            2 => "first: 3, search: $s".to_owned(),
+            3 => format!(
+                "first: {}, search: {}",
+                self.below(30),
+                serde_json::to_string(self.pick(ODD_TEXT)).unwrap_or_default()
+            ),
+            _ => format!("first: {}", 1 + self.below(10)),
+        }
+    }
+
+    /// Some product fields, and the first fragment of the chain if any.
+    fn product_fields(&mut self, chain: usize) -> String {
+        let mut fields: Vec<String> = (0..1 + self.below(4))
+            .map(|i| {
+                let field = self.pick(PRODUCT_FIELDS);
+                if self.chance(3) {
+                    format!("f{i}: {field}")
+                } else {
+                    field.to_owned()
+                }
+            })
+            .collect();
+        if chain > 0 {
+            fields.push("...P0".to_owned());
+        }
+        fields.join(" ")
+    }
+}
+
 fn seed() -> u64 {
     std::env::var("SYNCCHAIN_FUZZ_SEED")
         .ok()
@@ -363,7 +477,12 @@ fn cases() -> Vec<(u64, String, Value)> {
     (0..CASES)
         .map(|i| {
             let seed = seed() + i;
-            let (query, variables) = Gen(seed).document();
+            let mut generator = Gen(seed);
+            let (query, variables) = if i % 3 == 0 {
+                generator.typed_document()
+            } else {
+                generator.document()
+            };
             (seed, query, variables)
         })
         .collect()
@@ -387,42 +506,69 @@ fn the_guard_prices_every_generated_document_in_linear_steps() {
     }
 }
 
+enum Answer {
+    /// Some of it ran (`data` came back, perhaps with coded errors).
+    Ran,
+    /// Refused with coded errors before anything ran.
+    Refused,
+    Broken(String),
+}
+
 #[tokio::test]
 async fn generated_documents_never_break_the_edge() {
     let app = TestApp::spawn().await;
     let app = &app;
 
-    let failures: Vec<String> = stream::iter(cases())
+    let answers: Vec<Answer> = stream::iter(cases())
         .map(|(seed, query, variables)| async move {
             let body = json!({ "query": query, "variables": variables });
             let response = app.http.post(&app.graphql_url).json(&body).send().await;
             let response = match response {
                 Ok(response) => response,
-                Err(error) => return Some(format!("seed {seed}: no answer ({error}): {query}")),
+                Err(error) => {
+                    return Answer::Broken(format!("seed {seed}: no answer ({error}): {query}"));
+                }
             };
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
-            let answer: Value = match serde_json::from_str(&text) {
-                Ok(answer) => answer,
-                Err(_) => return Some(format!("seed {seed}: status {status}, not JSON: {text}")),
+            let Ok(answer) = serde_json::from_str::<Value>(&text) else {
+                return Answer::Broken(format!("seed {seed}: status {status}, not JSON: {text}"));
             };
             let errors = answer["errors"].as_array().cloned().unwrap_or_default();
             let uncoded = errors.iter().any(|e| {
                 !e["extensions"]["code"].is_string() || e["extensions"]["code"] == "INTERNAL"
             });
-            (status >= 500 || uncoded)
-                .then(|| format!("seed {seed}: status {status}, {answer}: {query}"))
+            if status >= 500 || uncoded {
+                Answer::Broken(format!("seed {seed}: status {status}, {answer}: {query}"))
+            } else if answer["data"].is_object() {
+                Answer::Ran
+            } else {
+                Answer::Refused
+            }
         })
         .buffer_unordered(8)
-        .filter_map(|failure| async move { failure })
         .collect()
         .await;
 
+    let failures: Vec<&str> = answers
+        .iter()
+        .filter_map(|answer| match answer {
+            Answer::Broken(failure) => Some(failure.as_str()),
+            _ => None,
+        })
+        .collect();
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+    let ran = answers.iter().filter(|a| matches!(a, Answer::Ran)).count();
+    // The generator is no use if every document dies at the parser.
+    assert!(
+        ran >= answers.len() / 10,
+        "only {ran} of {} generated documents ran",
+        answers.len()
     );
     let (_, token) = app.customer(&unique_email("after.fuzz")).await;
     let me = app.gql(ME, json!({}), Some(&token)).await;
