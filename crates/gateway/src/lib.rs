@@ -1,7 +1,8 @@
 //! The public edge of syncchain: one GraphQL endpoint over HTTP.
 //!
 //! Every request is authenticated here (a JWT in `Authorization`, with or
-//! without `Bearer`, checked against the revocation list in Redis) and every
+//! without `Bearer`, checked against the users service's sign-outs and role
+//! cut-offs, through a Redis copy of them) and every
 //! field is authorised here; the services behind it are reached over gRPC
 //! with the caller's token attached, and they enforce ownership again on
 //! their own data. The gateway owns no database.

@@ -289,7 +289,15 @@ async fn main() -> anyhow::Result<()> {
         ("SYNCCHAIN_ADMIN_EMAIL", admin_email.as_str()),
         ("SYNCCHAIN_ADMIN_PASSWORD", PASSWORD),
         ("SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT", "1000000"),
+        ("SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT_GLOBAL", "1000000"),
         ("SYNCCHAIN_SIGNIN_MAX_PER_ADDRESS", "1000000"),
+        ("SYNCCHAIN_REGISTER_MAX_PER_ADDRESS", "1000000"),
+        // Every client here is one address, and each customer places
+        // hundreds of orders a minute: the per-customer bounds are for
+        // abuse, not for measuring throughput, so they are lifted (0 turns
+        // the per-minute bound off).
+        ("SYNCCHAIN_ORDER_MAX_PER_MINUTE", "0"),
+        ("SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER", "1000000"),
         ("SYNCCHAIN_USERS_DB_MAX_CONNECTIONS", "20"),
         ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "20"),
         ("SYNCCHAIN_ORDERS_DB_MAX_CONNECTIONS", "20"),

@@ -1,5 +1,6 @@
-//! Redis, kept in memory only: the dev system uses it for caches, rate
-//! limits and revocations, all of which may be lost on restart.
+//! Redis, kept in memory only: the dev system uses it for the product cache,
+//! rate-limit counters and the gateway's copy of the session state, all of
+//! which may be lost on restart (sign-outs are kept by the users service).
 
 use std::time::Duration;
 
