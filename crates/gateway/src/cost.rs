@@ -21,9 +21,7 @@
 //!
 //! Password-checking fields are counted over the expanded document too: one
 //! request may hold one of them at most, so one request cannot ask for a
-//! hundred Argon2 hashes. And as the walk sees every string value, text
-//! holding U+0000 is refused here as well: no field takes it, and
-//! PostgreSQL cannot store it (it would come back as an internal error).
+//! hundred Argon2 hashes.
 
 use std::collections::HashMap;
 
@@ -69,9 +67,6 @@ pub struct Price {
     pub depth: usize,
     /// Password-hashing fields, counted after expanding fragments.
     pub hashing: u64,
-    /// Some string argument or variable holds U+0000, which no field takes
-    /// and PostgreSQL cannot store.
-    pub nul_in_text: bool,
 }
 
 /// Why a document is refused before the engine sees it.
@@ -95,8 +90,6 @@ pub enum Refusal {
         "a request may hold at most one password-checking field (signin, signIn, registerUser); this one holds {count}"
     )]
     TooManyHashing { count: u64 },
-    #[error("text may not contain the NUL character (U+0000)")]
-    NulInText,
 }
 
 impl Refusal {
@@ -147,9 +140,6 @@ pub fn admit(query: &str, variables: &Variables, budget: Budget) -> Admission {
             return Err(Refusal::TooManyHashing {
                 count: price.hashing,
             });
-        }
-        if price.nul_in_text {
-            return Err(Refusal::NulInText);
         }
         Ok((document, price))
     })();
@@ -211,7 +201,6 @@ pub fn price(
         variable_sizes: HashMap::new(),
         active: 0,
         steps: 0,
-        nul_in_text: false,
     };
     let result = pricer.document();
     *steps += pricer.steps;
@@ -258,7 +247,6 @@ struct Pricer<'a> {
     /// Selection sets and fragments being priced, one inside the other.
     active: usize,
     steps: u64,
-    nul_in_text: bool,
 }
 
 impl<'a> Pricer<'a> {
@@ -296,7 +284,6 @@ impl<'a> Pricer<'a> {
             cost: total.cost,
             depth: total.depth,
             hashing: total.hashing,
-            nul_in_text: self.nul_in_text,
         })
     }
 
@@ -401,7 +388,6 @@ impl<'a> Pricer<'a> {
                 }
                 Value::List(items) => pending.extend(items),
                 Value::Object(fields) => pending.extend(fields.values()),
-                Value::String(text) => self.nul_in_text |= text.contains('\0'),
                 _ => {}
             }
         }
@@ -435,7 +421,6 @@ impl<'a> Pricer<'a> {
             match value {
                 ConstValue::List(items) => pending.extend(items),
                 ConstValue::Object(fields) => pending.extend(fields.values()),
-                ConstValue::String(text) => self.nul_in_text |= text.contains('\0'),
                 _ => {}
             }
         }
@@ -637,20 +622,6 @@ mod tests {
             .collect();
         let query = format!("{{ ...C1 }}\n{chain}fragment C5000 on Query {{ __typename }}");
         assert!(matches!(admitted(&query), Err(Refusal::TooNested)));
-    }
-
-    #[test]
-    fn text_holding_nul_is_refused_in_arguments_and_variables() {
-        let literal = admitted("{ products(search: \"a\\u0000b\") { id } }");
-        assert!(matches!(literal, Err(Refusal::NulInText)), "{literal:?}");
-        let variables = Variables::from_json(serde_json::json!({ "s": { "x": ["a\u{0}"] } }));
-        let by_variable = admit(
-            "query($s: In) { products(search: $s) { id } }",
-            &variables,
-            BUDGET,
-        );
-        assert!(matches!(by_variable.outcome, Err(Refusal::NulInText)));
-        admitted("{ products(search: \"zero\u{200b}width \u{202e}rtl\") { id } }").unwrap();
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One customer cannot flood the saga or hold a product's stock: a request
-//! of hundreds of aliased placements is cut short, and a quantity over the
+//! of hundreds of aliased placements is refused by the cost guard, one that
+//! fits it is cut short by the customer's bounds, and a quantity over the
 //! cap is bad input that writes nothing.
 
 use std::time::Duration;
@@ -23,20 +24,47 @@ async fn orders_of(app: &TestApp, token: &str) -> usize {
         .len()
 }
 
+/// `count` aliased placements of one product in one mutation.
+fn aliased_placements(count: usize) -> String {
+    let fields: String = (0..count)
+        .map(|i| format!("o{i}: placeOrder(input: $input) {{ id }} "))
+        .collect();
+    format!("mutation($input: PlaceOrderInput!) {{ {fields} }}")
+}
+
 #[tokio::test]
-async fn three_hundred_aliased_placements_in_one_request_are_not_all_accepted() {
+async fn three_hundred_aliased_placements_in_one_request_are_refused_before_any_runs() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     let product = app.product(&admin, "Bolt", 100, 1_000).await;
     let (_, token) = app.customer(&unique_email("flood")).await;
-    let fields: String = (0..300)
-        .map(|i| format!("o{i}: placeOrder(input: $input) {{ id }} "))
-        .collect();
-    let query = format!("mutation($input: PlaceOrderInput!) {{ {fields} }}");
 
     let body = app
         .gql(
-            &query,
+            &aliased_placements(300),
+            json!({ "input": { "productId": product, "quantity": 1 } }),
+            Some(&token),
+        )
+        .await;
+
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(orders_of(&app, &token).await, 0);
+    assert_eq!(app.stock(&product).await, 1_000);
+}
+
+#[tokio::test]
+async fn aliased_placements_within_the_cost_limit_stop_at_the_customers_bounds() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Washer", 100, 1_000).await;
+    let (_, token) = app.customer(&unique_email("flood")).await;
+
+    // A hundred placements fit the cost guard; the orders service's bounds
+    // (10 pending, 60 a minute) must stop them.
+    let body = app
+        .gql(
+            &aliased_placements(100),
             json!({ "input": { "productId": product, "quantity": 1 } }),
             Some(&token),
         )
@@ -46,7 +74,8 @@ async fn three_hundred_aliased_placements_in_one_request_are_not_all_accepted() 
         data.values().filter(|o| o["id"].is_string()).count()
     });
     let errors = body["errors"].as_array().cloned().unwrap_or_default();
-    assert!(accepted <= 60, "{accepted} of 300 accepted");
+    assert!(accepted >= 1, "{body}");
+    assert!(accepted <= 60, "{accepted} of 100 accepted");
     assert!(
         errors
             .iter()

@@ -19,7 +19,7 @@ use syncchain_testkit::{eventually, poll};
 use syncchain_users::config::DATABASE_URL_VAR;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, as_caller, spawn_app, spawn_app_with, unique_email};
+use crate::helpers::{PASSWORD, TestApp, as_caller, spawn_app, spawn_app_with, unique_email};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -221,7 +221,9 @@ async fn the_start_up_admin_promotion_ends_the_sessions_of_the_account() {
     let app = spawn_app_with(&[
         (DATABASE_URL_VAR, database_url.as_str()),
         ("SYNCCHAIN_ADMIN_EMAIL", email.as_str()),
-        ("SYNCCHAIN_ADMIN_PASSWORD", "a different password"),
+        // The account's own password: only then is an existing account
+        // promoted at start.
+        ("SYNCCHAIN_ADMIN_PASSWORD", PASSWORD),
     ])
     .await;
     let old_token = app
