@@ -24,28 +24,31 @@ async fn orders_of(app: &TestApp, token: &str) -> usize {
         .len()
 }
 
-/// `count` aliased placements of one product in one mutation.
-fn aliased_placements(count: usize) -> String {
+/// A fresh product of 1,000 in stock and a customer who sends `count`
+/// aliased placements of one of it in one mutation. Returns the product,
+/// the customer's token and the answer.
+async fn flood(app: &TestApp, name: &str, count: usize) -> (String, String, Value) {
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, name, 100, 1_000).await;
+    let (_, token) = app.customer(&unique_email("flood")).await;
     let fields: String = (0..count)
         .map(|i| format!("o{i}: placeOrder(input: $input) {{ id }} "))
         .collect();
-    format!("mutation($input: PlaceOrderInput!) {{ {fields} }}")
+    let body = app
+        .gql(
+            &format!("mutation($input: PlaceOrderInput!) {{ {fields} }}"),
+            json!({ "input": { "productId": product, "quantity": 1 } }),
+            Some(&token),
+        )
+        .await;
+    (product, token, body)
 }
 
 #[tokio::test]
 async fn three_hundred_aliased_placements_in_one_request_are_refused_before_any_runs() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let product = app.product(&admin, "Bolt", 100, 1_000).await;
-    let (_, token) = app.customer(&unique_email("flood")).await;
 
-    let body = app
-        .gql(
-            &aliased_placements(300),
-            json!({ "input": { "productId": product, "quantity": 1 } }),
-            Some(&token),
-        )
-        .await;
+    let (product, token, body) = flood(&app, "Bolt", 300).await;
 
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     assert!(body["data"].is_null(), "{body}");
@@ -56,19 +59,10 @@ async fn three_hundred_aliased_placements_in_one_request_are_refused_before_any_
 #[tokio::test]
 async fn aliased_placements_within_the_cost_limit_stop_at_the_customers_bounds() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let product = app.product(&admin, "Washer", 100, 1_000).await;
-    let (_, token) = app.customer(&unique_email("flood")).await;
 
     // A hundred placements fit the cost guard; the orders service's bounds
     // (10 pending, 60 a minute) must stop them.
-    let body = app
-        .gql(
-            &aliased_placements(100),
-            json!({ "input": { "productId": product, "quantity": 1 } }),
-            Some(&token),
-        )
-        .await;
+    let (product, token, body) = flood(&app, "Washer", 100).await;
 
     let accepted = body["data"].as_object().map_or(0, |data| {
         data.values().filter(|o| o["id"].is_string()).count()
