@@ -7,7 +7,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-use crate::support::{ME, PASSWORD, REGISTER, TestApp, code, registration, unique_email};
+use crate::support::{ME, PASSWORD, REGISTER, SIGN_IN, TestApp, code, registration, unique_email};
 
 /// F1 selects a field; each next fragment spreads the one before four
 /// times: 611 bytes that expand to a million fields.
@@ -214,4 +214,83 @@ async fn a_misspelled_field_gets_no_suggestion_in_production() {
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     assert!(!body.to_string().contains("Did you mean"), "{body}");
     assert!(!body.to_string().contains("products"), "{body}");
+}
+
+/// Posts a body as it is, without building it as a `serde_json::Value`
+/// (a value nested 100,000 deep would overflow this test's own stack).
+async fn post_text(app: &TestApp, body: String) -> (u16, Value) {
+    let response = app
+        .http
+        .post(&app.graphql_url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body read");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn documents_and_variables_of_extreme_shape_are_refused_without_harm() {
+    let app = TestApp::spawn().await;
+    let deep = 100_000;
+    let nested_variables = format!(
+        r#"{{"query":"{{ __typename }}","variables":{{"x":{}{}}}}}"#,
+        "[".repeat(deep),
+        "]".repeat(deep)
+    );
+    let (status, body) = post_text(&app, nested_variables).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+
+    let shapes = [
+        // Brackets nested in an argument, deeper than any parser should go.
+        format!(
+            "{{ products(search: {}{}) {{ id }} }}",
+            "[".repeat(deep / 2),
+            "]".repeat(deep / 2)
+        ),
+        // A thousand operations in one document.
+        (0..1000)
+            .map(|i| format!("query q{i} {{ __typename }} "))
+            .collect(),
+        // Two thousand directives on one field.
+        format!("{{ __typename {}}}", "@skip(if: false) ".repeat(2000)),
+    ];
+    for query in shapes {
+        let body = app.gql(&query, json!({}), None).await;
+        refused(&body);
+    }
+    still_serves(&app).await;
+}
+
+#[tokio::test]
+async fn a_900_kib_password_is_bad_input_on_registration_and_fails_on_sign_in() {
+    let app = TestApp::spawn().await;
+    let huge = "p".repeat(900_000);
+
+    let mut input = registration(&unique_email("huge"));
+    input["password"] = json!(huge);
+    let registered = app.gql(REGISTER, json!({ "input": input }), None).await;
+    assert_eq!(code(&registered), "BAD_USER_INPUT", "{registered}");
+    assert_eq!(
+        registered["errors"][0]["extensions"]["field"], "password",
+        "{registered}"
+    );
+
+    let signed_in = app
+        .gql(
+            SIGN_IN,
+            json!({ "input": { "email": unique_email("nobody"), "password": huge } }),
+            None,
+        )
+        .await;
+    assert_eq!(code(&signed_in), "UNAUTHENTICATED", "{signed_in}");
+
+    still_serves(&app).await;
 }

@@ -11,7 +11,7 @@ mod system;
 
 use system::{Settings, start_gateway, start_service};
 
-pub use client::{Client, ME, PASSWORD, REGISTER, code, registration, unique_email};
+pub use client::{Client, ME, PASSWORD, REGISTER, SIGN_IN, code, registration, unique_email};
 
 /// The system under test, in this process, and a client of it.
 pub struct TestApp {
