@@ -118,7 +118,7 @@ impl Fixture {
             "place-order" => {
                 let data = self
                     .post(
-                        "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }",
+                        "mutation($input: OrderInput!) { placeOrder(input: $input) { id status } }",
                         json!({ "input": { "productId": pick(&self.products), "quantity": 1 } }),
                         Some(&pick(&self.tokens)),
                     )
@@ -345,7 +345,7 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..10 {
         let created = fixture
             .post(
-                "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
+                "mutation($input: ProductInput!) { createProduct(input: $input) { id } }",
                 json!({ "input": { "name": format!("Product {i}"), "price": 100 + i, "description": "benchmark", "quantity": 1_000_000_000 } }),
                 Some(&fixture.admin),
             )
@@ -362,7 +362,7 @@ async fn main() -> anyhow::Result<()> {
         let email = format!("customer{i}@{run_id}.example.com");
         fixture
             .post(
-                "mutation($input: RegisterUserInput!) { registerUser(input: $input) { id } }",
+                "mutation($input: RegisterInput!) { registerUser(input: $input) { id } }",
                 json!({ "input": { "email": email, "password": PASSWORD, "firstName": "Load", "lastName": "Tester", "location": "Here", "contactNumber": "+441234567890" } }),
                 None,
             )

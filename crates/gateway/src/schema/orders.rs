@@ -102,7 +102,7 @@ impl TryFrom<pb::Order> for Order {
 }
 
 #[derive(InputObject)]
-pub struct PlaceOrderInput {
+pub struct OrderInput {
     pub product_id: ID,
     /// How many items, at least 1.
     pub quantity: i32,
@@ -204,7 +204,7 @@ impl OrdersMutation {
     /// answer is normally `CONFIRMED` or `REJECTED`; if the outcome takes
     /// longer it is `PENDING`, and `order(id)` or `orderUpdated(id)` tell
     /// the rest.
-    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
+    async fn place_order(&self, ctx: &Context<'_>, input: OrderInput) -> ApiResult<Order> {
         caller(ctx).await?;
         let message = pb::PlaceOrderRequest {
             product_id: convert::id(&input.product_id, "productId")?,

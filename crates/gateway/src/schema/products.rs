@@ -43,7 +43,7 @@ impl TryFrom<pb::Product> for Product {
 }
 
 #[derive(InputObject)]
-pub struct CreateProductInput {
+pub struct ProductInput {
     pub name: String,
     /// In minor units (cents), at least 1.
     pub price: i32,
@@ -155,11 +155,7 @@ pub struct ProductsMutation;
 #[Object]
 impl ProductsMutation {
     /// Adds a product to the catalogue (admins only).
-    async fn create_product(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateProductInput,
-    ) -> ApiResult<Product> {
+    async fn create_product(&self, ctx: &Context<'_>, input: ProductInput) -> ApiResult<Product> {
         admin(ctx).await?;
         let message = pb::CreateProductRequest {
             name: input.name,

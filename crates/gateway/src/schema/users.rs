@@ -63,7 +63,7 @@ impl From<pb::User> for User {
 }
 
 #[derive(InputObject)]
-pub struct RegisterUserInput {
+pub struct RegisterInput {
     pub email: String,
     pub password: String,
     pub first_name: String,
@@ -186,7 +186,7 @@ pub struct UsersMutation;
 #[Object]
 impl UsersMutation {
     /// Creates an account. Anyone may register; the new account is a customer.
-    async fn register_user(&self, ctx: &Context<'_>, input: RegisterUserInput) -> ApiResult<User> {
+    async fn register_user(&self, ctx: &Context<'_>, input: RegisterInput) -> ApiResult<User> {
         // Before anything is hashed: see `ratelimit`.
         let address = super::context::request(ctx)?.address.0;
         super::context::limiter(ctx)?

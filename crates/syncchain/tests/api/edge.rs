@@ -139,7 +139,7 @@ async fn many_registrations_in_one_request_are_refused() {
 
     let body = app
         .gql(
-            &format!("mutation($input: RegisterUserInput!) {{ {aliases} }}"),
+            &format!("mutation($input: RegisterInput!) {{ {aliases} }}"),
             json!({ "input": registration(&email) }),
             None,
         )

@@ -103,8 +103,8 @@ const VARIABLE_TYPES: &[&str] = &[
     "[Int!]!",
     "[[String]]",
     "SigninInput",
-    "RegisterUserInput!",
-    "PlaceOrderInput",
+    "RegisterInput!",
+    "OrderInput",
     "OrderStatus",
     "Unknown",
 ];

@@ -240,7 +240,7 @@ async fn invisible_and_control_characters_are_bad_user_input_naming_the_field() 
     }
 
     let admin = app.admin_token().await;
-    let create = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }";
+    let create = "mutation($input: ProductInput!) { createProduct(input: $input) { id } }";
     for (field, input) in [
         (
             "name",

@@ -36,7 +36,7 @@ async fn flood(app: &TestApp, name: &str, count: usize) -> (String, String, Valu
         .collect();
     let body = app
         .gql(
-            &format!("mutation($input: PlaceOrderInput!) {{ {fields} }}"),
+            &format!("mutation($input: OrderInput!) {{ {fields} }}"),
             json!({ "input": { "productId": product, "quantity": 1 } }),
             Some(&token),
         )

@@ -63,7 +63,7 @@ async fn writes_to_the_catalogue_are_for_admins_and_orders_for_signed_in_users()
         .await;
     let anonymous_order = app
         .gql(
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
+            "mutation($input: OrderInput!) { placeOrder(input: $input) { id } }",
             json!({ "input": { "productId": product, "quantity": 1 } }),
             None,
         )

@@ -113,7 +113,7 @@ async fn bad_order_input_is_refused_with_its_field() {
 async fn product_validation_names_the_field() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let create = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }";
+    let create = "mutation($input: ProductInput!) { createProduct(input: $input) { id } }";
     let cases = [
         ("name", json!({ "name": "", "price": 100, "quantity": 1 })),
         (

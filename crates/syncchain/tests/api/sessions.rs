@@ -58,7 +58,7 @@ async fn restart_empty(redis: &mut RedisServer, app: &TestApp, probe: &str) {
 
 async fn create_product(app: &TestApp, token: &str) -> Value {
     app.gql(
-        "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
+        "mutation($input: ProductInput!) { createProduct(input: $input) { id } }",
         json!({ "input": { "name": "Lamp", "price": 1000, "description": "A lamp", "quantity": 1 } }),
         Some(token),
     )

@@ -101,7 +101,7 @@ async fn a_socket_runs_only_subscriptions_and_rechecks_the_token_each_time() {
     send(
         &mut socket,
         json!({ "id": "q", "type": "subscribe", "payload": {
-        "query": "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
+        "query": "mutation($input: OrderInput!) { placeOrder(input: $input) { id } }",
         "variables": { "input": { "productId": product, "quantity": 1 } } } }),
     )
     .await;

@@ -99,7 +99,7 @@ async fn dev_refuses_a_server_on_its_port_that_is_not_the_right_kind() {
 }
 
 async fn register(url: &str, email: &str) -> Value {
-    let query = "mutation($input: RegisterUserInput!) { registerUser(input: $input) { id } }";
+    let query = "mutation($input: RegisterInput!) { registerUser(input: $input) { id } }";
     let input = json!({
         "email": email,
         "password": "correct horse battery",

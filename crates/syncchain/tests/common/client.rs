@@ -105,7 +105,7 @@ impl Client {
     pub async fn product(&self, admin: &str, name: &str, price: i64, stock: i64) -> String {
         let body = self
             .gql(
-                "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
+                "mutation($input: ProductInput!) { createProduct(input: $input) { id } }",
                 json!({ "input": { "name": name, "price": price, "description": "A thing", "quantity": stock } }),
                 Some(admin),
             )
@@ -119,7 +119,7 @@ impl Client {
     /// Places an order; returns the whole response body.
     pub async fn place_order(&self, token: &str, product: &str, quantity: i64) -> Value {
         self.gql(
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status quantity totalAmount rejectionReason } }",
+            "mutation($input: OrderInput!) { placeOrder(input: $input) { id status quantity totalAmount rejectionReason } }",
             json!({ "input": { "productId": product, "quantity": quantity } }),
             Some(token),
         )
@@ -163,6 +163,6 @@ pub fn code(body: &Value) -> &str {
         .unwrap_or("<none>")
 }
 
-pub const REGISTER: &str = "mutation Register($input: RegisterUserInput!) { registerUser(input: $input) { id email firstName lastName location contactNumber role createdAt } }";
+pub const REGISTER: &str = "mutation Register($input: RegisterInput!) { registerUser(input: $input) { id email firstName lastName location contactNumber role createdAt } }";
 pub const SIGN_IN: &str = "mutation SignIn($input: SigninInput!) { signIn(input: $input) { token expiresAt user { id email role } } }";
 pub const ME: &str = "{ me { id email role } }";

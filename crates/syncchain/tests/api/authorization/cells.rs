@@ -215,7 +215,7 @@ async fn register_user(w: &World, a: Actor) -> String {
     let input = registration(&unique_email("register"));
     let body = w
         .gql(
-            "mutation($input: RegisterUserInput!) { registerUser(input: $input) { id } }",
+            "mutation($input: RegisterInput!) { registerUser(input: $input) { id } }",
             json!({ "input": input }),
             a,
         )
@@ -268,7 +268,7 @@ async fn create_product(w: &World, a: Actor) -> String {
     let input = json!({ "name": "Lamp", "price": 1500, "description": "A lamp", "quantity": 2 });
     let body = w
         .gql(
-            "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
+            "mutation($input: ProductInput!) { createProduct(input: $input) { id } }",
             json!({ "input": input }),
             a,
         )
@@ -313,7 +313,7 @@ async fn place_order(w: &World, a: Actor) -> String {
     let input = json!({ "productId": w.product, "quantity": 1 });
     let body = w
         .gql(
-            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
+            "mutation($input: OrderInput!) { placeOrder(input: $input) { id } }",
             json!({ "input": input }),
             a,
         )
