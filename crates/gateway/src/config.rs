@@ -6,6 +6,7 @@ use crate::clients::ServiceUrls;
 use syncchain_platform::{
     auth::{JwtSecret, TokenKeys},
     config::{ConfigError, Env, Mode},
+    roles::{self, RoleSpec},
 };
 
 #[derive(Debug, Clone)]
@@ -143,9 +144,9 @@ impl Config {
         Ok(Self {
             mode,
             services: ServiceUrls {
-                users: env.string("SYNCCHAIN_USERS_URL", "http://127.0.0.1:50051"),
-                products: env.string("SYNCCHAIN_PRODUCTS_URL", "http://127.0.0.1:50052"),
-                orders: env.string("SYNCCHAIN_ORDERS_URL", "http://127.0.0.1:50053"),
+                users: service_url(env, &roles::USERS),
+                products: service_url(env, &roles::PRODUCTS),
+                orders: service_url(env, &roles::ORDERS),
             },
             place_order_wait,
             redis_url: env.string("SYNCCHAIN_REDIS_URL", "redis://127.0.0.1:6379"),
@@ -160,6 +161,12 @@ impl Config {
             subscriptions,
         })
     }
+}
+
+/// Where the gateway calls a service: its URL variable, else its default
+/// address from the roles table.
+fn service_url(env: &Env, role: &RoleSpec) -> String {
+    env.string(role.called_at(), &role.default_url())
 }
 
 fn positive(env: &Env, name: &str, default: Duration) -> Result<Duration, ConfigError> {

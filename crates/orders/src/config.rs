@@ -9,14 +9,13 @@ use syncchain_platform::{
     auth::{JwtSecret, TokenKeys},
     config::{ConfigError, Env},
     database::DatabaseVars,
+    roles,
 };
 
 pub const DATABASE_URL_VAR: &str = "SYNCCHAIN_ORDERS_DATABASE_URL";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncchain_orders";
 const MAX_CONNECTIONS_VAR: &str = "SYNCCHAIN_ORDERS_DB_MAX_CONNECTIONS";
-pub const DEFAULT_ADDR: &str = "127.0.0.1:50053";
-pub const PRODUCTS_URL_VAR: &str = "SYNCCHAIN_PRODUCTS_URL";
-pub const DEFAULT_PRODUCTS_URL: &str = "http://127.0.0.1:50052";
+pub const PRODUCTS_URL_VAR: &str = roles::PRODUCTS.called_at();
 pub const MAX_WAIT_VAR: &str = "SYNCCHAIN_ORDER_MAX_WAIT";
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
 /// No request should hold a connection open for longer than this.
@@ -33,8 +32,6 @@ pub const MAX_PER_MINUTE_VAR: &str = "SYNCCHAIN_ORDER_MAX_PER_MINUTE";
 /// Everything the orders service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `SYNCCHAIN_ORDERS_ADDR`: where the binary binds the gRPC + health listener.
-    pub addr: String,
     /// `SYNCCHAIN_PRODUCTS_URL`: the products service, asked for prices.
     pub products_url: String,
     /// `SYNCCHAIN_ORDER_MAX_WAIT` (10 s): the cap on `PlaceOrderRequest.wait_ms`.
@@ -108,7 +105,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let jwt_secret = JwtSecret::require_from_env(env)?;
         let token_ttl = syncchain_platform::auth::token_ttl(env)?;
-        let products_url = env.string(PRODUCTS_URL_VAR, DEFAULT_PRODUCTS_URL);
+        let products_url = env.string(PRODUCTS_URL_VAR, &roles::PRODUCTS.default_url());
         let valid_url = (products_url.starts_with("http://")
             || products_url.starts_with("https://"))
             && tonic::transport::Endpoint::from_shared(products_url.clone()).is_ok();
@@ -135,7 +132,6 @@ impl Config {
             return Err(ConfigError::new(MAX_CONNECTIONS_VAR, "must be at least 3"));
         }
         Ok(Self {
-            addr: env.string("SYNCCHAIN_ORDERS_ADDR", DEFAULT_ADDR),
             products_url,
             max_wait,
             resend_after,
@@ -171,8 +167,7 @@ mod tests {
     #[test]
     fn defaults_need_only_a_jwt_secret() {
         let config = Config::from_env(&env(&[])).unwrap();
-        assert_eq!(config.addr, DEFAULT_ADDR);
-        assert_eq!(config.products_url, DEFAULT_PRODUCTS_URL);
+        assert_eq!(config.products_url, roles::PRODUCTS.default_url());
         assert_eq!(config.max_wait, Duration::from_secs(10));
         assert_eq!(config.resend_after, Duration::from_secs(30));
         assert_eq!(

@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod health;
 pub mod identity;
 pub mod paging;
+pub mod roles;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;

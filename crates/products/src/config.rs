@@ -14,7 +14,6 @@ use syncchain_platform::{
 
 pub const DATABASE_URL_VAR: &str = "SYNCCHAIN_PRODUCTS_DATABASE_URL";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncchain_products";
-pub const DEFAULT_ADDR: &str = "127.0.0.1:50052";
 pub const REDIS_URL_VAR: &str = "SYNCCHAIN_REDIS_URL";
 pub const CACHE_REDIS_URL_VAR: &str = "SYNCCHAIN_CACHE_REDIS_URL";
 pub const CACHE_TTL_VAR: &str = "SYNCCHAIN_PRODUCT_CACHE_TTL";
@@ -35,8 +34,6 @@ pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<ProductsD
 /// Everything the products service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `SYNCCHAIN_PRODUCTS_ADDR`: where the binary binds the gRPC + health listener.
-    pub addr: String,
     pub database: DatabaseConfig,
     pub events: EventsConfig,
     /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
@@ -77,7 +74,6 @@ impl Config {
         let jwt_secret = JwtSecret::require_from_env(env)?;
         let token_ttl = syncchain_platform::auth::token_ttl(env)?;
         Ok(Self {
-            addr: env.string("SYNCCHAIN_PRODUCTS_ADDR", DEFAULT_ADDR),
             database: DatabaseConfig::from_env(env)?,
             events: EventsConfig::from_env(env)?,
             jwt_secret,
@@ -133,7 +129,6 @@ mod tests {
     #[test]
     fn defaults_need_only_a_jwt_secret() {
         let config = Config::from_env(&with_secret(&[])).unwrap();
-        assert_eq!(config.addr, DEFAULT_ADDR);
         assert_eq!(
             config.database.options.get_database(),
             Some("syncchain_products")

@@ -22,7 +22,7 @@ use std::{
 
 use clap::Parser;
 use serde_json::{Value, json};
-use syncchain_platform::{config::Env, shutdown::Shutdown};
+use syncchain_platform::{config::Env, roles, shutdown::Shutdown};
 use tokio::sync::Mutex;
 
 #[derive(Parser, Debug)]
@@ -281,11 +281,6 @@ async fn main() -> anyhow::Result<()> {
             "SYNCCHAIN_JWT_SECRET",
             &format!("{run_id}-benchmark-secret-0123456789abcdef"),
         ),
-        ("SYNCCHAIN_GATEWAY_ADDR", "127.0.0.1:0"),
-        ("SYNCCHAIN_GATEWAY_ADMIN_ADDR", "127.0.0.1:0"),
-        ("SYNCCHAIN_USERS_ADDR", "127.0.0.1:0"),
-        ("SYNCCHAIN_PRODUCTS_ADDR", "127.0.0.1:0"),
-        ("SYNCCHAIN_ORDERS_ADDR", "127.0.0.1:0"),
         ("SYNCCHAIN_ADMIN_EMAIL", admin_email.as_str()),
         ("SYNCCHAIN_ADMIN_PASSWORD", PASSWORD),
         ("SYNCCHAIN_SIGNIN_MAX_PER_ACCOUNT", "1000000"),
@@ -302,6 +297,9 @@ async fn main() -> anyhow::Result<()> {
         ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "20"),
         ("SYNCCHAIN_ORDERS_DB_MAX_CONNECTIONS", "20"),
     ]);
+    for role in roles::ALL {
+        env.set(role.addr_var, "127.0.0.1:0");
+    }
     let databases: Vec<String> = ["users", "products", "orders"]
         .iter()
         .map(|service| format!("{run_id}_{service}"))

@@ -15,19 +15,12 @@ use futures::{FutureExt, future::BoxFuture};
 use syncchain_platform::{
     auth::JwtSecret,
     config::{ConfigError, Env},
+    roles::{self, RoleSpec},
     shutdown::{self, Shutdown},
 };
 use tokio::net::TcpListener;
 
 use crate::cli::Role;
-
-const GATEWAY_ADDR_VAR: &str = "SYNCCHAIN_GATEWAY_ADDR";
-const DEFAULT_GATEWAY_ADDR: &str = "0.0.0.0:8000";
-/// `/metrics` and `/readyz`: loopback unless the deployment says otherwise
-/// (in a pod, the address the kubelet and Prometheus reach, never a
-/// public Service).
-const GATEWAY_ADMIN_ADDR_VAR: &str = "SYNCCHAIN_GATEWAY_ADMIN_ADDR";
-const DEFAULT_GATEWAY_ADMIN_ADDR: &str = "127.0.0.1:9080";
 
 /// Where a started gateway listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,16 +33,8 @@ pub struct GatewayAddrs {
 
 /// The gateway's two listeners, bound from the environment.
 pub async fn bind_gateway(env: &Env) -> anyhow::Result<(TcpListener, TcpListener)> {
-    let public = bind(
-        &env.string(GATEWAY_ADDR_VAR, DEFAULT_GATEWAY_ADDR),
-        GATEWAY_ADDR_VAR,
-    )
-    .await?;
-    let admin = bind(
-        &env.string(GATEWAY_ADMIN_ADDR_VAR, DEFAULT_GATEWAY_ADMIN_ADDR),
-        GATEWAY_ADMIN_ADDR_VAR,
-    )
-    .await?;
+    let public = bind(env, &roles::GATEWAY).await?;
+    let admin = bind(env, &roles::GATEWAY_ADMIN).await?;
     Ok((public, admin))
 }
 
@@ -73,25 +58,16 @@ impl Service {
         }
     }
 
-    fn addr(self) -> (&'static str, &'static str) {
+    fn role(self) -> &'static RoleSpec {
         match self {
-            Service::Users => ("SYNCCHAIN_USERS_ADDR", "127.0.0.1:50051"),
-            Service::Products => ("SYNCCHAIN_PRODUCTS_ADDR", "127.0.0.1:50052"),
-            Service::Orders => ("SYNCCHAIN_ORDERS_ADDR", "127.0.0.1:50053"),
-        }
-    }
-
-    fn url_var(self) -> &'static str {
-        match self {
-            Service::Users => "SYNCCHAIN_USERS_URL",
-            Service::Products => "SYNCCHAIN_PRODUCTS_URL",
-            Service::Orders => "SYNCCHAIN_ORDERS_URL",
+            Service::Users => &roles::USERS,
+            Service::Products => &roles::PRODUCTS,
+            Service::Orders => &roles::ORDERS,
         }
     }
 
     async fn bind(self, env: &Env) -> anyhow::Result<TcpListener> {
-        let (var, default) = self.addr();
-        bind(&env.string(var, default), var).await
+        bind(env, self.role()).await
     }
 
     /// Builds the service on `listener`; the future runs it until shutdown.
@@ -225,9 +201,10 @@ pub async fn all(
     let mut listeners = Vec::new();
     for service in Service::ALL {
         let listener = service.bind(&env).await?;
-        if env.raw(service.url_var()).is_none() {
+        let url_var = service.role().called_at();
+        if env.raw(url_var).is_none() {
             env.set(
-                service.url_var(),
+                url_var,
                 format!("http://{}", reachable(listener.local_addr()?)),
             );
         }
@@ -282,10 +259,13 @@ async fn until_stopped(
     result.with_context(|| format!("the {name} failed"))
 }
 
-async fn bind(addr: &str, var: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
+/// Binds `role`'s listener where its address variable says, else at its
+/// default address.
+async fn bind(env: &Env, role: &RoleSpec) -> anyhow::Result<TcpListener> {
+    let addr = env.string(role.addr_var, role.default_addr);
+    TcpListener::bind(&addr)
         .await
-        .with_context(|| format!("cannot listen on {addr} (set by {var})"))
+        .with_context(|| format!("cannot listen on {addr} (set by {})", role.addr_var))
 }
 
 /// An address to connect to for a listener bound to `addr`.

@@ -16,13 +16,10 @@ use crate::domain::{Email, Password};
 
 pub const DATABASE_URL_VAR: &str = "SYNCCHAIN_USERS_DATABASE_URL";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncchain_users";
-pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
 
 /// Everything the users service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `SYNCCHAIN_USERS_ADDR`: where the binary binds the gRPC + health listener.
-    pub addr: String,
     pub database: DatabaseConfig,
     pub events: EventsConfig,
     /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
@@ -73,7 +70,6 @@ impl Config {
             password_hash_concurrency.saturating_mul(4),
         )?;
         Ok(Self {
-            addr: env.string("SYNCCHAIN_USERS_ADDR", DEFAULT_ADDR),
             database: DatabaseConfig::from_env(env)?,
             events: EventsConfig::from_env(env)?,
             jwt_secret,
@@ -125,7 +121,6 @@ mod tests {
     fn defaults_need_only_a_jwt_secret() {
         let config =
             Config::from_env(&Env::from_pairs([("SYNCCHAIN_JWT_SECRET", SECRET)])).unwrap();
-        assert_eq!(config.addr, DEFAULT_ADDR);
         assert_eq!(config.database.max_connections, 10);
         assert_eq!(
             config.database.options.get_database(),

@@ -2,6 +2,7 @@ use std::{os::unix::fs::PermissionsExt, time::Duration};
 
 use rustix::process::Signal;
 use serde_json::{Value, json};
+use syncchain_platform::roles;
 
 use crate::support::{DevSetup, Running, listening, run_with, stderr, stdout};
 
@@ -9,11 +10,9 @@ use crate::support::{DevSetup, Running, listening, run_with, stderr, stdout};
 async fn dev_starts_private_servers_serves_graphql_and_stops_them_on_sigterm() {
     let setup = DevSetup::new();
     let mut env = setup.env();
-    env.push(("SYNCCHAIN_GATEWAY_ADDR".into(), "127.0.0.1:0".into()));
-    env.push(("SYNCCHAIN_GATEWAY_ADMIN_ADDR".into(), "127.0.0.1:0".into()));
-    env.push(("SYNCCHAIN_USERS_ADDR".into(), "127.0.0.1:0".into()));
-    env.push(("SYNCCHAIN_PRODUCTS_ADDR".into(), "127.0.0.1:0".into()));
-    env.push(("SYNCCHAIN_ORDERS_ADDR".into(), "127.0.0.1:0".into()));
+    for role in roles::ALL {
+        env.push((role.addr_var.into(), "127.0.0.1:0".into()));
+    }
     env.push(("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY".into(), "1".into()));
     let mut dev = Running::start(&["dev"], &env);
 

@@ -11,7 +11,10 @@ use std::{
 
 use futures::future::join_all;
 use serde_json::{Value, json};
-use syncchain_platform::shutdown::Shutdown;
+use syncchain_platform::{
+    roles::{self, RoleSpec},
+    shutdown::Shutdown,
+};
 use syncchain_testkit::{nats_server::NatsServer, proxy::TcpProxy};
 use tokio::{
     net::TcpListener,
@@ -47,12 +50,12 @@ pub struct ServiceProcess {
 }
 
 impl ServiceProcess {
-    fn new(role: &'static str, env: &[(String, String)], addr_var: &str) -> Self {
+    fn new(role: &'static RoleSpec, env: &[(String, String)]) -> Self {
         let port = syncchain_testkit::process::spare_port();
         let mut env = env.to_vec();
-        env.push((addr_var.to_owned(), format!("127.0.0.1:{port}")));
+        env.push((role.addr_var.to_owned(), format!("127.0.0.1:{port}")));
         Self {
-            role,
+            role: role.name,
             port,
             env,
             child: tokio::sync::Mutex::new(None),
@@ -147,9 +150,9 @@ impl System {
         let users_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let users_url = format!("http://{}", users_listener.local_addr().expect("bound"));
         settings.set("SYNCCHAIN_USERS_URL", &users_url);
-        let products = ServiceProcess::new("products", settings.vars(), "SYNCCHAIN_PRODUCTS_ADDR");
+        let products = ServiceProcess::new(&roles::PRODUCTS, settings.vars());
         settings.set("SYNCCHAIN_PRODUCTS_URL", &products.url());
-        let orders = ServiceProcess::new("orders", settings.vars(), "SYNCCHAIN_ORDERS_ADDR");
+        let orders = ServiceProcess::new(&roles::ORDERS, settings.vars());
         settings.set("SYNCCHAIN_ORDERS_URL", &orders.url());
         products.start().await;
         orders.start().await;
