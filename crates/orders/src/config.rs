@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use syncchain_events::EventsConfig;
 use syncchain_platform::{
-    auth::{JwtSecret, TokenKeys},
+    auth::TokenSettings,
     config::{ConfigError, Env},
     database::DatabaseVars,
     roles,
@@ -42,11 +42,8 @@ pub struct Config {
     pub limits: OrderLimits,
     pub database: DatabaseConfig,
     pub events: EventsConfig,
-    /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
-    pub jwt_secret: JwtSecret,
-    /// `SYNCCHAIN_TOKEN_TTL`: how long the gateway's tokens live, so the
-    /// session replica knows how long a cut-off matters.
-    pub token_ttl: Duration,
+    /// The secret and lifetime of the gateway's tokens, to verify callers.
+    pub tokens: TokenSettings,
 }
 
 /// What one customer may place, so that no one customer can hold a
@@ -103,8 +100,7 @@ pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<OrdersDat
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let jwt_secret = JwtSecret::require_from_env(env)?;
-        let token_ttl = syncchain_platform::auth::token_ttl(env)?;
+        let tokens = TokenSettings::from_env(env)?;
         let products_url = env.string(PRODUCTS_URL_VAR, &roles::PRODUCTS.default_url());
         let valid_url = (products_url.starts_with("http://")
             || products_url.starts_with("https://"))
@@ -138,15 +134,8 @@ impl Config {
             limits: OrderLimits::from_env(env)?,
             database,
             events: EventsConfig::from_env(env)?,
-            jwt_secret,
-            token_ttl,
+            tokens,
         })
-    }
-
-    /// Verifies callers' tokens (the service never issues any); their
-    /// lifetime is the one the gateway issues them with.
-    pub fn token_keys(&self) -> TokenKeys {
-        TokenKeys::new(&self.jwt_secret, self.token_ttl)
     }
 }
 

@@ -16,7 +16,6 @@
 mod app;
 pub mod catalog;
 pub mod config;
-mod db;
 pub mod domain;
 pub mod error;
 mod events;
@@ -27,6 +26,5 @@ pub mod saga;
 mod storage;
 pub mod watch;
 
-pub use app::Application;
-pub use config::{Config, DatabaseConfig};
-pub use db::{connect, migrate};
+pub use app::{Application, OrdersService};
+pub use config::{Config, DatabaseConfig, OrdersDatabase};

@@ -122,6 +122,31 @@ pub fn token_ttl(env: &Env) -> Result<Duration, ConfigError> {
     Ok(ttl)
 }
 
+/// What a service needs to verify the gateway's tokens: the shared secret,
+/// and the lifetime the gateway issues them with (a session cut-off must be
+/// remembered that long). Services never issue tokens.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
+    pub secret: JwtSecret,
+    /// `SYNCCHAIN_TOKEN_TTL`, as [`token_ttl`].
+    pub ttl: Duration,
+}
+
+impl TokenSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            secret: JwtSecret::require_from_env(env)?,
+            ttl: token_ttl(env)?,
+        })
+    }
+
+    /// The keys that verify callers' tokens.
+    pub fn keys(&self) -> TokenKeys {
+        TokenKeys::new(&self.secret, self.ttl)
+    }
+}
+
 /// What a token says about its bearer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use syncchain_events::EventsConfig;
 use syncchain_platform::{
-    auth::{JwtSecret, TokenKeys},
+    auth::TokenSettings,
     config::{ConfigError, Env},
     database::DatabaseVars,
     deps::redis_address,
@@ -36,11 +36,8 @@ pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<ProductsD
 pub struct Config {
     pub database: DatabaseConfig,
     pub events: EventsConfig,
-    /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
-    pub jwt_secret: JwtSecret,
-    /// `SYNCCHAIN_TOKEN_TTL`: how long the gateway's tokens live, so the
-    /// session replica knows how long a cut-off matters.
-    pub token_ttl: Duration,
+    /// The secret and lifetime of the gateway's tokens, to verify callers.
+    pub tokens: TokenSettings,
     pub cache: CacheConfig,
 }
 
@@ -71,21 +68,13 @@ impl std::fmt::Debug for CacheConfig {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let jwt_secret = JwtSecret::require_from_env(env)?;
-        let token_ttl = syncchain_platform::auth::token_ttl(env)?;
+        let tokens = TokenSettings::from_env(env)?;
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
             events: EventsConfig::from_env(env)?,
-            jwt_secret,
-            token_ttl,
+            tokens,
             cache: CacheConfig::from_env(env)?,
         })
-    }
-
-    /// Verifies callers' tokens (the service never issues any); their
-    /// lifetime is the one the gateway issues them with.
-    pub fn token_keys(&self) -> TokenKeys {
-        TokenKeys::new(&self.jwt_secret, self.token_ttl)
     }
 }
 

@@ -17,13 +17,11 @@ mod app;
 pub mod cache;
 pub mod catalogue;
 pub mod config;
-mod db;
 pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod saga;
 mod storage;
 
-pub use app::Application;
-pub use config::{CacheConfig, Config, DatabaseConfig};
-pub use db::{connect, migrate};
+pub use app::{Application, ProductsService};
+pub use config::{CacheConfig, Config, DatabaseConfig, ProductsDatabase};

@@ -12,12 +12,15 @@ use std::{
 
 use anyhow::Context;
 use futures::{FutureExt, future::BoxFuture};
+use syncchain_orders::OrdersService;
 use syncchain_platform::{
     auth::JwtSecret,
     config::{ConfigError, Env},
     roles::{self, RoleSpec},
     shutdown::{self, Shutdown},
 };
+use syncchain_products::ProductsService;
+use syncchain_users::UsersService;
 use tokio::net::TcpListener;
 
 use crate::cli::Role;
@@ -77,34 +80,26 @@ impl Service {
         listener: TcpListener,
         shutdown: Shutdown,
     ) -> anyhow::Result<BoxFuture<'static, anyhow::Result<()>>> {
-        let context = || format!("cannot start the {}", self.name());
-        Ok(match self {
-            Service::Users => {
-                let config = syncchain_users::Config::from_env(env)?;
-                syncchain_users::Application::build(config, listener, shutdown)
-                    .await
-                    .with_context(context)?
-                    .run_until_stopped()
-                    .boxed()
-            }
-            Service::Products => {
-                let config = syncchain_products::Config::from_env(env)?;
-                syncchain_products::Application::build(config, listener, shutdown)
-                    .await
-                    .with_context(context)?
-                    .run_until_stopped()
-                    .boxed()
-            }
-            Service::Orders => {
-                let config = syncchain_orders::Config::from_env(env)?;
-                syncchain_orders::Application::build(config, listener, shutdown)
-                    .await
-                    .with_context(context)?
-                    .run_until_stopped()
-                    .boxed()
-            }
-        })
+        match self {
+            Service::Users => start::<UsersService>(env, listener, shutdown).await,
+            Service::Products => start::<ProductsService>(env, listener, shutdown).await,
+            Service::Orders => start::<OrdersService>(env, listener, shutdown).await,
+        }
     }
+}
+
+/// Builds service `S` from the environment on `listener`; the future runs
+/// it until shutdown.
+async fn start<S: syncchain_host::Service>(
+    env: &Env,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<Running> {
+    let config = S::settings(env)?;
+    let app = syncchain_host::Application::<S>::build(config, listener, shutdown)
+        .await
+        .with_context(|| format!("cannot start the {} service", S::ROLE.name))?;
+    Ok(app.run_until_stopped().boxed())
 }
 
 /// A run-until-shutdown future of one started role.

@@ -15,6 +15,7 @@ pub mod process;
 pub mod proxy;
 pub mod redis_server;
 pub mod server;
+pub mod service;
 
 /// The variable naming the NATS server tests use (default the local one).
 pub const NATS_URL_VAR: &str = "SYNCCHAIN_TEST_NATS_URL";

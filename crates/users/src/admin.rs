@@ -2,13 +2,11 @@
 //! made through the service's own code path, with the role change and its
 //! event in one transaction, never by editing the database by hand.
 
-use anyhow::Context;
 use syncchain_platform::auth::Role;
 
 use crate::{
     accounts::{self, RoleChange},
-    config::{Config, DatabaseConfig},
-    db,
+    config::{Config, DatabaseConfig, UsersDatabase},
     domain::Email,
     error::UsersError,
 };
@@ -41,11 +39,9 @@ pub async fn set_role_by_email_in(
 ) -> anyhow::Result<RoleChange> {
     let parsed =
         Email::parse(email).map_err(|e| AdminError::InvalidEmail(email.to_owned(), e.message))?;
-    let pool = db::connect(database).await?;
+    let pool = database.connect().await?;
     let result = async {
-        db::migrate(&pool)
-            .await
-            .context("cannot migrate the users database")?;
+        syncchain_host::database::migrate::<UsersDatabase>(&pool).await?;
         match accounts::set_role_by_email(&pool, &parsed, role).await {
             Ok(change) => Ok(change),
             Err(UsersError::NotFound) => Err(AdminError::NoSuchUser(email.to_owned()).into()),

@@ -2,12 +2,10 @@
 //! validated before anything starts. Secrets (the JWT secret, the first
 //! admin's password) are wrapped so they never appear in `Debug` output.
 
-use std::time::Duration;
-
 use secrecy::{ExposeSecret, SecretString};
 use syncchain_events::EventsConfig;
 use syncchain_platform::{
-    auth::{JwtSecret, TokenKeys},
+    auth::TokenSettings,
     config::{ConfigError, Env},
     database::DatabaseVars,
 };
@@ -22,8 +20,8 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncc
 pub struct Config {
     pub database: DatabaseConfig,
     pub events: EventsConfig,
-    /// From `SYNCCHAIN_JWT_SECRET` or `SYNCCHAIN_JWT_SECRET_FILE`; required.
-    pub jwt_secret: JwtSecret,
+    /// The secret and lifetime of the gateway's tokens, to verify callers.
+    pub tokens: TokenSettings,
     /// `SYNCCHAIN_PASSWORD_HASH_CONCURRENCY`: Argon2 hashes at once (default: CPUs).
     pub password_hash_concurrency: usize,
     /// `SYNCCHAIN_PASSWORD_HASH_QUEUE`: hashes that may wait for a turn
@@ -55,7 +53,7 @@ pub struct BootstrapAdmin {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let jwt_secret = JwtSecret::require_from_env(env)?;
+        let tokens = TokenSettings::from_env(env)?;
         let default_concurrency = std::thread::available_parallelism().map_or(1, usize::from);
         let password_hash_concurrency =
             env.get("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", default_concurrency)?;
@@ -72,17 +70,11 @@ impl Config {
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
             events: EventsConfig::from_env(env)?,
-            jwt_secret,
+            tokens,
             password_hash_concurrency,
             password_hash_queue,
             bootstrap_admin: BootstrapAdmin::from_env(env)?,
         })
-    }
-
-    /// Verifies callers' tokens. The service never issues tokens, so the
-    /// lifetime given here is never used.
-    pub fn token_keys(&self) -> TokenKeys {
-        TokenKeys::new(&self.jwt_secret, Duration::from_secs(3600))
     }
 }
 

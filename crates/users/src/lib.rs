@@ -16,7 +16,6 @@ pub mod accounts;
 pub mod admin;
 mod app;
 pub mod config;
-mod db;
 pub mod domain;
 pub mod error;
 pub mod grpc;
@@ -24,6 +23,5 @@ pub mod password;
 pub mod sessions;
 mod storage;
 
-pub use app::Application;
-pub use config::{BootstrapAdmin, Config, DatabaseConfig};
-pub use db::{connect, migrate};
+pub use app::{Application, UsersService};
+pub use config::{BootstrapAdmin, Config, DatabaseConfig, UsersDatabase};

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::{Cursor, User, UserId};
 
+pub mod canonical;
 pub mod sessions;
 
 /// The unique constraint on `email_canonical` (see the migrations).

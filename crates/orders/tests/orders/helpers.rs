@@ -2,26 +2,20 @@
 //! with tokens, products' answers published to the real broker, and reads
 //! of what orders published.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{ops::Deref, time::Duration};
 
 use async_nats::jetstream;
 use syncchain_events::{
-    Envelope, Event, Namespace,
+    Envelope, Event,
     payloads::products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
     streams,
 };
-use syncchain_orders::{Application, Config, config::DATABASE_URL_VAR};
-use syncchain_platform::{
-    auth::{JwtSecret, Role, TokenKeys},
-    config::Env,
-    grpc,
-    shutdown::Shutdown,
-};
+use syncchain_orders::OrdersService;
+use syncchain_platform::{auth::Role, grpc};
 use syncchain_proto::orders::v1::{
     self as proto, GetOrderRequest, OrderStatus, PlaceOrderRequest, orders_client::OrdersClient,
 };
-use syncchain_testkit::eventually;
-use tokio::task::JoinHandle;
+use syncchain_testkit::{eventually, service::TestService};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -30,16 +24,22 @@ use crate::products_double::FixedPrices;
 /// How long anything asynchronous may take before a test fails.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
+/// The running service (its address, pool, namespace and keys through
+/// `Deref`) with a client, a JetStream context and the products double
+/// it asks for prices.
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub client: OrdersClient<Channel>,
-    pub keys: TokenKeys,
-    pub pool: sqlx::PgPool,
-    pub namespace: Namespace,
     pub jetstream: jetstream::Context,
     pub prices: FixedPrices,
-    shutdown: Shutdown,
-    task: JoinHandle<anyhow::Result<()>>,
+    service: TestService,
+}
+
+impl Deref for TestApp {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -51,65 +51,34 @@ pub async fn spawn_app() -> TestApp {
 /// given to share them with another service; `SYNCCHAIN_PRODUCTS_URL` to
 /// ask another products service than the test double.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let given = |name: &str| extra.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-    let (pool, database_url) = syncchain_testkit::db::fresh_database().await;
-    let namespace = given("SYNCCHAIN_EVENTS_NAMESPACE")
-        .map_or_else(syncchain_testkit::namespace, str::to_owned);
     let prices = FixedPrices::default();
     let products_url = format!("http://{}", prices.clone().serve().await);
-    let secret = given("SYNCCHAIN_JWT_SECRET").map_or_else(new_secret, str::to_owned);
-    let nats_url = syncchain_testkit::nats_url();
-    let mut env = Env::from_pairs([
-        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
-        (DATABASE_URL_VAR, database_url.as_str()),
+    let mut vars = vec![
         ("SYNCCHAIN_ORDERS_DB_MAX_CONNECTIONS", "5"),
-        ("SYNCCHAIN_NATS_URL", nats_url.as_str()),
-        ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
         ("SYNCCHAIN_PRODUCTS_URL", products_url.as_str()),
-    ]);
-    for (name, value) in extra {
-        env.set(*name, *value);
-    }
-    let config = Config::from_env(&env).expect("test configuration is valid");
-    let keys = TokenKeys::new(
-        &JwtSecret::new(secret.into_bytes()).expect("secret is long enough"),
-        Duration::from_secs(300),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a port");
-    let shutdown = Shutdown::new();
-    let app = Application::build(config, listener, shutdown.clone())
-        .await
-        .expect("the application starts");
-    let addr = app.local_addr();
-    let task = tokio::spawn(app.run_until_stopped());
-    let client = OrdersClient::connect(format!("http://{addr}"))
+    ];
+    vars.extend_from_slice(extra);
+    let service = TestService::spawn::<OrdersService>(&vars).await;
+    let client = OrdersClient::connect(service.url())
         .await
         .expect("connect to the service");
     let jetstream = jetstream::new(
-        async_nats::connect(nats_url)
+        async_nats::connect(syncchain_testkit::nats_url())
             .await
             .expect("connect to NATS"),
     );
     TestApp {
-        addr,
         client,
-        keys,
-        pool,
-        namespace: Namespace::new(namespace).expect("a valid namespace"),
         jetstream,
         prices,
-        shutdown,
-        task,
+        service,
     }
 }
 
 impl TestApp {
     /// Asks the service to stop and waits until it has.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.task.await?
+        self.service.stop().await
     }
 
     pub fn client(&self) -> OrdersClient<Channel> {
@@ -294,11 +263,6 @@ impl TestApp {
             .await
             .unwrap()
     }
-}
-
-/// A fresh JWT secret of 64 characters.
-pub fn new_secret() -> String {
-    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
 }
 
 pub fn envelope<E: Event>(event: &E) -> Envelope {

@@ -20,7 +20,9 @@ const RESEND_AFTER: Duration = Duration::from_secs(60);
 
 async fn migrated_database() -> PgPool {
     let (pool, _) = syncchain_testkit::db::fresh_database().await;
-    syncchain_orders::migrate(&pool).await.unwrap();
+    syncchain_host::database::migrate::<syncchain_orders::OrdersDatabase>(&pool)
+        .await
+        .unwrap();
     pool
 }
 

@@ -2,37 +2,25 @@
 //! namespace on the real broker: stock is reserved, refused and released by
 //! products' own rules, and orders reports the outcome.
 
-use std::time::Duration;
-
 use futures::future::join_all;
-use syncchain_platform::{
-    auth::{JwtSecret, Role, TokenKeys},
-    config::Env,
-    grpc,
-    shutdown::Shutdown,
-};
+use syncchain_platform::{auth::Role, grpc};
+use syncchain_products::ProductsService;
 use syncchain_proto::{
     orders::v1::{CancelOrderRequest, OrderStatus},
     products::v1::{CreateProductRequest, GetProductRequest, products_client::ProductsClient},
 };
-use syncchain_testkit::eventually;
+use syncchain_testkit::{eventually, service::TestService};
 use tonic::transport::Channel;
 
-use crate::helpers::{DEADLINE, TestApp, as_caller, new_secret, spawn_app_with};
+use crate::helpers::{DEADLINE, TestApp, as_caller, spawn_app_with};
 
-/// Orders asking a real products service, and a client of that service.
+/// Orders asking a real products service, and a client of that service;
+/// the products service stops with the test.
 struct System {
     orders: TestApp,
     products: ProductsClient<Channel>,
     admin: String,
-    stop_products: Shutdown,
-}
-
-/// The products service stops with the test.
-impl Drop for System {
-    fn drop(&mut self) {
-        self.stop_products.cancel();
-    }
+    _products_service: TestService,
 }
 
 async fn system() -> System {
@@ -42,46 +30,33 @@ async fn system() -> System {
 /// Orders configured with `extra` variables on top of the defaults.
 async fn system_with(extra: &[(&str, &str)]) -> System {
     let namespace = syncchain_testkit::namespace();
-    let secret = new_secret();
-    let (_, database_url) = syncchain_testkit::db::fresh_database().await;
-    let products_env = Env::from_pairs([
-        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
-        ("SYNCCHAIN_PRODUCTS_DATABASE_URL", database_url.as_str()),
-        ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "5"),
-        ("SYNCCHAIN_NATS_URL", syncchain_testkit::nats_url().as_str()),
+    let redis_url = syncchain_testkit::redis_url();
+    let products = TestService::spawn::<ProductsService>(&[
         ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
-        (
-            "SYNCCHAIN_REDIS_URL",
-            syncchain_testkit::redis_url().as_str(),
-        ),
+        ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "5"),
+        ("SYNCCHAIN_REDIS_URL", redis_url.as_str()),
         ("SYNCCHAIN_REDIS_PREFIX", namespace.as_str()),
-    ]);
-    let config = syncchain_products::Config::from_env(&products_env).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let shutdown = Shutdown::new();
-    let products = syncchain_products::Application::build(config, listener, shutdown.clone())
-        .await
-        .expect("the products service starts");
-    let products_url = format!("http://{}", products.local_addr());
-    tokio::spawn(products.run_until_stopped());
+    ])
+    .await;
+    let products_url = products.url();
 
     let mut orders_env = vec![
         ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
-        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
+        ("SYNCCHAIN_JWT_SECRET", products.secret.as_str()),
         ("SYNCCHAIN_PRODUCTS_URL", products_url.as_str()),
     ];
     orders_env.extend_from_slice(extra);
     let orders = spawn_app_with(&orders_env).await;
-    let keys = TokenKeys::new(
-        &JwtSecret::new(secret.into_bytes()).unwrap(),
-        Duration::from_secs(300),
-    );
-    let admin = keys.issue(uuid::Uuid::new_v4(), Role::Admin).unwrap().token;
+    let admin = products
+        .keys
+        .issue(uuid::Uuid::new_v4(), Role::Admin)
+        .unwrap()
+        .token;
     System {
         orders,
         products: ProductsClient::connect(products_url).await.unwrap(),
         admin,
-        stop_products: shutdown,
+        _products_service: products,
     }
 }
 

@@ -2,37 +2,35 @@
 //! admin or a customer, and the two ends of the event streams: publishing
 //! order events and reading what the service emitted.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{ops::Deref, time::Duration};
 
 use async_nats::jetstream;
-use syncchain_events::{Envelope, Event, Namespace, payloads::orders::OrderPlacedV1, streams};
-use syncchain_platform::{
-    auth::{JwtSecret, Role, TokenKeys},
-    config::Env,
-    grpc,
-    shutdown::Shutdown,
-};
-use syncchain_products::{Application, Config, config::DATABASE_URL_VAR};
+use syncchain_events::{Envelope, Event, payloads::orders::OrderPlacedV1, streams};
+use syncchain_platform::{auth::Role, grpc};
+use syncchain_products::{ProductsService, config::DATABASE_URL_VAR};
 use syncchain_proto::products::v1::{self as proto, products_client::ProductsClient};
-use tokio::task::JoinHandle;
+use syncchain_testkit::service::TestService;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
 /// How long anything event-driven may take before a test gives up.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
+/// The running service (its address, pool, namespace and keys through
+/// `Deref`) with a client, its cache's key prefix and a JetStream context.
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub client: ProductsClient<Channel>,
-    pub keys: TokenKeys,
-    pub pool: sqlx::PgPool,
-    pub database_url: String,
-    pub namespace: Namespace,
-    pub secret: String,
     pub redis_prefix: String,
     pub jetstream: jetstream::Context,
-    shutdown: Shutdown,
-    task: JoinHandle<anyhow::Result<()>>,
+    service: TestService,
+}
+
+impl Deref for TestApp {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -44,64 +42,30 @@ pub async fn spawn_app() -> TestApp {
 /// `SYNCCHAIN_EVENTS_NAMESPACE`, `SYNCCHAIN_JWT_SECRET` and
 /// `SYNCCHAIN_REDIS_PREFIX` of another app to run a second instance of it.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let given = |name: &str| extra.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-    let (pool, database_url) = match given(DATABASE_URL_VAR) {
-        Some(url) => (sqlx::PgPool::connect(url).await.unwrap(), url.to_owned()),
-        None => syncchain_testkit::db::fresh_database().await,
-    };
-    let namespace = given("SYNCCHAIN_EVENTS_NAMESPACE")
-        .map_or_else(syncchain_testkit::namespace, str::to_owned);
-    let secret = given("SYNCCHAIN_JWT_SECRET").map_or_else(
-        || format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
-        str::to_owned,
-    );
-    let redis_prefix = given("SYNCCHAIN_REDIS_PREFIX").map_or_else(
-        || format!("sctest-{}", Uuid::new_v4().simple()),
-        str::to_owned,
-    );
-    let mut env = Env::from_pairs([
-        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
-        (DATABASE_URL_VAR, database_url.as_str()),
+    let redis_prefix = extra
+        .iter()
+        .find(|(k, _)| *k == "SYNCCHAIN_REDIS_PREFIX")
+        .map_or_else(
+            || format!("sctest-{}", Uuid::new_v4().simple()),
+            |(_, v)| (*v).to_owned(),
+        );
+    let redis_url = syncchain_testkit::redis_url();
+    let mut vars = vec![
         ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "5"),
-        ("SYNCCHAIN_NATS_URL", syncchain_testkit::nats_url().as_str()),
-        ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
-        (
-            "SYNCCHAIN_REDIS_URL",
-            syncchain_testkit::redis_url().as_str(),
-        ),
+        ("SYNCCHAIN_REDIS_URL", redis_url.as_str()),
         ("SYNCCHAIN_REDIS_PREFIX", redis_prefix.as_str()),
-    ]);
-    for (name, value) in extra {
-        env.set(*name, *value);
-    }
-    let config = Config::from_env(&env).expect("test configuration is valid");
-    let keys = TokenKeys::new(
-        &JwtSecret::new(secret.clone().into_bytes()).expect("secret is long enough"),
-        Duration::from_secs(300),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let shutdown = Shutdown::new();
-    let app = Application::build(config, listener, shutdown.clone())
-        .await
-        .expect("the application starts");
-    let addr = app.local_addr();
-    let task = tokio::spawn(app.run_until_stopped());
-    let client = ProductsClient::connect(format!("http://{addr}"))
+    ];
+    vars.extend_from_slice(extra);
+    let service = TestService::spawn::<ProductsService>(&vars).await;
+    let client = ProductsClient::connect(service.url())
         .await
         .expect("connect to the service");
     let jetstream = syncchain_testkit::jetstream(&syncchain_testkit::nats_url()).await;
     TestApp {
-        addr,
         client,
-        keys,
-        pool,
-        database_url,
-        namespace: Namespace::new(namespace).unwrap(),
-        secret,
         redis_prefix,
         jetstream,
-        shutdown,
-        task,
+        service,
     }
 }
 
@@ -120,8 +84,7 @@ impl TestApp {
 
     /// Asks the service to stop and waits until it has.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.task.await?
+        self.service.stop().await
     }
 
     pub fn client(&self) -> ProductsClient<Channel> {

@@ -49,7 +49,9 @@ async fn existing_accounts_get_the_rust_canonical_email_when_migrated() {
         ids.push(insert(&pool, email).await);
     }
 
-    syncchain_users::migrate(&pool).await.unwrap();
+    syncchain_host::database::migrate::<syncchain_users::UsersDatabase>(&pool)
+        .await
+        .unwrap();
 
     for (id, email) in ids.into_iter().zip(emails) {
         let stored: String = sqlx::query_scalar("SELECT email_canonical FROM users WHERE id = $1")
@@ -72,9 +74,13 @@ async fn existing_accounts_get_the_rust_canonical_email_when_migrated() {
 async fn migrating_again_changes_nothing() {
     let pool = database_before_canonical_emails().await;
     insert(&pool, "VİCTIM@example.com").await;
-    syncchain_users::migrate(&pool).await.unwrap();
+    syncchain_host::database::migrate::<syncchain_users::UsersDatabase>(&pool)
+        .await
+        .unwrap();
 
-    syncchain_users::migrate(&pool).await.unwrap();
+    syncchain_host::database::migrate::<syncchain_users::UsersDatabase>(&pool)
+        .await
+        .unwrap();
 
     let stored: String = sqlx::query_scalar("SELECT email_canonical FROM users")
         .fetch_one(&pool)

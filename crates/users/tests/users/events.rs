@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use syncchain_events::{
-    Envelope, Namespace, outbox,
+    Envelope, outbox,
     payloads::users::{UserRegisteredV1, UserRoleChangedV1},
     streams,
 };
@@ -14,7 +14,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The last event published on `event_type` in the app's namespace, if any.
 async fn last_event(app: &TestApp, event_type: &str) -> Option<Envelope> {
-    let namespace = Namespace::new(app.namespace.clone()).expect("a valid namespace");
+    let namespace = app.namespace.clone();
     let nats = async_nats::connect(syncchain_testkit::nats_url())
         .await
         .ok()?;

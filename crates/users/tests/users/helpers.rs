@@ -1,98 +1,61 @@
 //! `spawn_app` and friends: a running service per test, and shortcuts to
 //! register people and act as them.
 
-use std::{net::SocketAddr, time::Duration};
+use std::ops::Deref;
 
-use syncchain_platform::{
-    auth::{JwtSecret, Role, TokenKeys},
-    config::Env,
-    grpc,
-    shutdown::Shutdown,
-};
+use syncchain_platform::{auth::Role, grpc};
 use syncchain_proto::users::v1::{self as proto, users_client::UsersClient};
-use syncchain_users::{Application, Config, config::DATABASE_URL_VAR};
-use tokio::task::JoinHandle;
+use syncchain_testkit::service::TestService;
+use syncchain_users::{Config, UsersService};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The running service (its address, pool, keys and settings through
+/// `Deref`) with a client and its parsed settings.
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub client: UsersClient<Channel>,
-    pub keys: TokenKeys,
     pub config: Config,
-    pub pool: sqlx::PgPool,
-    pub database_url: String,
-    pub namespace: String,
-    shutdown: Shutdown,
-    task: JoinHandle<anyhow::Result<()>>,
+    service: TestService,
+}
+
+impl Deref for TestApp {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// A service with extra configuration variables on top of the test defaults.
+/// A service with extra configuration variables on top of the test
+/// defaults; `SYNCCHAIN_USERS_DATABASE_URL` may name a database to restart on.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    // A test may bring a database of its own (to restart on it); else a fresh one.
-    let (pool, database_url) = match extra.iter().find(|(k, _)| *k == DATABASE_URL_VAR) {
-        Some((_, url)) => (
-            sqlx::PgPool::connect(url)
-                .await
-                .expect("connect to the given database"),
-            (*url).to_owned(),
-        ),
-        None => syncchain_testkit::db::fresh_database().await,
-    };
-    let namespace = syncchain_testkit::namespace();
-    let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-    let mut env = Env::from_pairs([
-        ("SYNCCHAIN_JWT_SECRET", secret.as_str()),
-        (DATABASE_URL_VAR, database_url.as_str()),
+    let mut vars = vec![
         ("SYNCCHAIN_USERS_DB_MAX_CONNECTIONS", "4"),
-        ("SYNCCHAIN_NATS_URL", syncchain_testkit::nats_url().as_str()),
-        ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
         ("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", "2"),
-    ]);
-    for (name, value) in extra {
-        env.set(*name, *value);
-    }
-    let config = Config::from_env(&env).expect("test configuration is valid");
-    let keys = TokenKeys::new(
-        &JwtSecret::new(secret.into_bytes()).expect("secret is long enough"),
-        Duration::from_secs(300),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a port");
-    let shutdown = Shutdown::new();
-    let app = Application::build(config.clone(), listener, shutdown.clone())
-        .await
-        .expect("the application starts");
-    let addr = app.local_addr();
-    let task = tokio::spawn(app.run_until_stopped());
-    let client = UsersClient::connect(format!("http://{addr}"))
+    ];
+    vars.extend_from_slice(extra);
+    let service = TestService::spawn::<UsersService>(&vars).await;
+    let config = Config::from_env(&service.env).expect("test configuration is valid");
+    let client = UsersClient::connect(service.url())
         .await
         .expect("connect to the service");
     TestApp {
-        addr,
         client,
-        keys,
         config,
-        pool,
-        database_url,
-        namespace,
-        shutdown,
-        task,
+        service,
     }
 }
 
 impl TestApp {
     /// Asks the service to stop and waits until it has.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.task.await?
+        self.service.stop().await
     }
 
     pub fn client(&self) -> UsersClient<Channel> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use syncchain_events::{
-    Envelope, Namespace, outbox,
+    Envelope, outbox,
     payloads::users::{UserSessionsEndedV1, UserTokenRevokedV1},
     streams,
 };
@@ -41,7 +41,7 @@ async fn revoke(app: &TestApp, token: &str) -> Result<(), tonic::Status> {
 
 /// The users stream of the app's namespace (only this test writes to it).
 async fn users_stream(app: &TestApp) -> async_nats::jetstream::stream::Stream {
-    let namespace = Namespace::new(app.namespace.clone()).unwrap();
+    let namespace = app.namespace.clone();
     let nats = async_nats::connect(syncchain_testkit::nats_url())
         .await
         .unwrap();
@@ -52,7 +52,7 @@ async fn users_stream(app: &TestApp) -> async_nats::jetstream::stream::Stream {
 }
 
 async fn last_event(app: &TestApp, event_type: &str) -> Option<Envelope> {
-    let namespace = Namespace::new(app.namespace.clone()).ok()?;
+    let namespace = app.namespace.clone();
     let message = users_stream(app)
         .await
         .get_last_raw_message_by_subject(&namespace.subject(event_type))

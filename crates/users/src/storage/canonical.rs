@@ -1,25 +1,15 @@
-//! The service's database: created when missing, then migrated. The events
-//! crate's tables (outbox, processed events) live in the same database, so
-//! the outbox row shares the transaction of the change it announces; both
-//! migrators share `_sqlx_migrations` and so ignore each other's versions.
-//!
-//! One step SQL cannot do: the canonical email of a non-ASCII address is
+//! The one migration step SQL cannot do: the canonical email of a non-ASCII address is
 //! Rust's to compute (PostgreSQL's `lower()` maps some letters differently),
 //! so after migrating, rows whose address is not ASCII get theirs from
 //! [`Email::canonical`]. New rows are written with it already, so this
 //! finds nothing to change once the backfill has run; it looks at non-ASCII
 //! addresses only.
 
-use sqlx::{PgPool, migrate::MigrateError};
-use syncchain_platform::deps::DependencyError;
+use sqlx::PgPool;
 use uuid::Uuid;
-
-use crate::config::DatabaseConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
-    #[error(transparent)]
-    Migrate(#[from] MigrateError),
     #[error("cannot recompute the canonical emails of non-ASCII addresses")]
     Canonical(#[source] sqlx::Error),
     #[error(
@@ -29,19 +19,9 @@ pub enum MigrationError {
     CanonicalClash(Vec<Uuid>),
 }
 
-/// Creates the database if needed and opens a pool to it.
-pub async fn connect(database: &DatabaseConfig) -> Result<PgPool, DependencyError> {
-    database.connect().await
-}
-
-/// Applies the events crate's migrations, then the users service's own,
-/// then completes the canonical emails the SQL could not compute.
-pub async fn migrate(pool: &PgPool) -> Result<(), MigrationError> {
-    syncchain_events::migrate_with(pool, sqlx::migrate!("./migrations")).await?;
-    recanonicalise(pool).await
-}
-
-async fn recanonicalise(pool: &PgPool) -> Result<(), MigrationError> {
+/// Gives every non-ASCII address the canonical email Rust computes; run
+/// after each migration.
+pub async fn recanonicalise(pool: &PgPool) -> Result<(), MigrationError> {
     let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
         "SELECT id, email, email_canonical FROM users WHERE octet_length(email) <> char_length(email)",
     )

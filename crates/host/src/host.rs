@@ -1,0 +1,219 @@
+//! [`Application::build`] connects what every service needs (failing with
+//! an error that names the dependency and the variable to fix), hands the
+//! [`Host`] to the service's [`Service::declare`], and prepares one router
+//! serving its gRPC routes beside the health endpoints on the caller's
+//! listener. [`Application::run_until_stopped`] starts the background
+//! (the outbox relay first, then what the service declared), serves until
+//! the shutdown token fires, lets in-flight requests finish, and only then
+//! stops the background (a consumer finishes the message in hand), so the
+//! events of the last requests still go out; then the pool closes.
+
+use std::{future::Future, marker::PhantomData, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use async_nats::jetstream;
+use futures::{FutureExt, future::BoxFuture};
+use sqlx::PgPool;
+use syncchain_events::{
+    EventsConfig, JetStreamHealth, Namespace,
+    consumer::{Consumer, ConsumerConfig, Handler},
+    relay::Relay,
+    sessions::Sessions,
+};
+use syncchain_platform::{
+    config::{ConfigError, Env},
+    database::DatabaseConfig,
+    health::{self, Check},
+    roles::RoleSpec,
+    serve::{Background, serve},
+    shutdown::Shutdown,
+};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::database::{self, ServiceDatabase};
+
+/// What a service declares to be started through the host.
+pub trait Service: Send + 'static {
+    /// Its row in the roles table; its name is the one logs carry.
+    const ROLE: RoleSpec;
+    /// Its typed settings, read and validated before the host is built.
+    type Config: Send + 'static;
+    /// The variables and migrations of its own database.
+    type Database: ServiceDatabase;
+
+    /// Reads the settings from the environment.
+    fn settings(env: &Env) -> Result<Self::Config, ConfigError>;
+    fn database(config: &Self::Config) -> &DatabaseConfig<Self::Database>;
+    fn events(config: &Self::Config) -> &EventsConfig;
+
+    /// Adds the service's consumers, background tasks and readiness checks
+    /// to `host`, and returns its gRPC routes.
+    fn declare(
+        config: Self::Config,
+        host: &mut Host,
+    ) -> impl Future<Output = anyhow::Result<Routes>> + Send;
+}
+
+type Task = Box<dyn FnOnce(Shutdown) -> BoxFuture<'static, ()> + Send>;
+
+/// What the host has connected, offered to [`Service::declare`], and what
+/// the service adds to it.
+pub struct Host {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    namespace: Namespace,
+    jetstream_health: JetStreamHealth,
+    shutdown: Shutdown,
+    checks: Vec<Check>,
+    tasks: Vec<(&'static str, Task)>,
+}
+
+impl Host {
+    /// The service's own database, migrated.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// The token that ends serving; what waits on a request (a long poll, a
+    /// stream) watches it so the server can drain.
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// Adds a readiness check to `/readyz`, after the database, NATS and
+    /// JetStream ones.
+    pub fn check(&mut self, check: Check) {
+        self.checks.push(check);
+    }
+
+    /// Runs `task` beside the server, from start until after the drain.
+    pub fn background<F, Fut>(&mut self, name: &'static str, task: F)
+    where
+        F: FnOnce(Shutdown) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks
+            .push((name, Box::new(move |stop| task(stop).boxed())));
+    }
+
+    /// Consumes the durable consumer `config` with `handler`, in the
+    /// service's database, reporting its pulls to `/readyz`.
+    pub fn consumer(
+        &mut self,
+        name: &'static str,
+        config: ConsumerConfig,
+        handler: impl Handler + 'static,
+    ) -> anyhow::Result<()> {
+        let consumer = Consumer::new(
+            self.pool.clone(),
+            self.jetstream.clone(),
+            self.namespace.clone(),
+            config,
+            handler,
+        )?
+        .with_health(self.jetstream_health.clone());
+        self.background(name, |stop| consumer.run(stop));
+        Ok(())
+    }
+
+    /// The replica of sign-outs and role cut-offs, fed from the users
+    /// stream; `/readyz` waits for its replay. `token_ttl` is how long a
+    /// cut-off matters.
+    pub fn sessions(&mut self, token_ttl: Duration) -> Sessions {
+        let sessions = Sessions::new(token_ttl);
+        let feed = sessions.feed(self.jetstream.clone(), self.namespace.clone());
+        self.check(sessions.check());
+        self.background("session feed", |stop| feed.run(stop));
+        sessions
+    }
+}
+
+/// A service built on its listener, ready to run until shutdown.
+pub struct Application<S> {
+    service: &'static str,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: axum::Router,
+    tasks: Vec<(&'static str, Task)>,
+    pool: PgPool,
+    shutdown: Shutdown,
+    declared: PhantomData<fn() -> S>,
+}
+
+impl<S: Service> Application<S> {
+    pub async fn build(
+        config: S::Config,
+        listener: TcpListener,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
+        let local_addr = listener
+            .local_addr()
+            .context("the listener has no local address")?;
+        let pool = database::open(S::database(&config)).await?;
+
+        let events = S::events(&config);
+        let (nats, jetstream) = syncchain_events::streams::connect(events).await?;
+        let namespace = events.namespace.clone();
+        let jetstream_health = JetStreamHealth::new();
+        let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
+            .with_health(jetstream_health.clone());
+        let mut host = Host {
+            checks: vec![
+                Check::postgres(pool.clone()),
+                Check::nats(nats),
+                jetstream_health.check(),
+            ],
+            pool,
+            jetstream,
+            namespace,
+            jetstream_health,
+            shutdown,
+            tasks: Vec::new(),
+        };
+        host.background("outbox relay", |stop| relay.run(stop));
+
+        let routes = S::declare(config, &mut host).await?;
+        let router = routes.into_axum_router().merge(health::router(host.checks));
+        Ok(Self {
+            service: S::ROLE.name,
+            listener,
+            local_addr,
+            router,
+            tasks: host.tasks,
+            pool: host.pool,
+            shutdown: host.shutdown,
+            declared: PhantomData,
+        })
+    }
+}
+
+impl<S> Application<S> {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains in-flight
+    /// requests and stops the background tasks before returning.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let mut background = Background::new();
+        for (name, task) in self.tasks {
+            background.spawn(name, task);
+        }
+
+        let served = serve(self.service, self.listener, self.router, self.shutdown).await;
+
+        background.stop().await;
+        self.pool.close().await;
+        tracing::info!(service = self.service, "service stopped");
+        served
+    }
+}
