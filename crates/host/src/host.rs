@@ -21,7 +21,7 @@ use syncchain_events::{
     sessions::Sessions,
 };
 use syncchain_platform::{
-    config::{ConfigError, Env},
+    config::{Env, FromEnv},
     database::DatabaseConfig,
     health::{self, Check},
     roles::RoleSpec,
@@ -33,26 +33,18 @@ use tonic::service::Routes;
 
 use crate::database::{self, ServiceDatabase};
 
-/// What a service declares to be started through the host.
-pub trait Service: Send + 'static {
+/// What a service declares to be started through the host, implemented
+/// by its settings: read from the environment before anything connects,
+/// then handed to [`Service::declare`].
+pub trait Service: FromEnv + Send + 'static {
     /// Its row in the roles table; its name is the one logs carry.
     const ROLE: RoleSpec;
-    /// Its typed settings, read and validated before the host is built.
-    type Config: Send + 'static;
     /// The variables and migrations of its own database.
     type Database: ServiceDatabase;
 
-    /// Reads the settings from the environment.
-    fn settings(env: &Env) -> Result<Self::Config, ConfigError>;
-    fn database(config: &Self::Config) -> &DatabaseConfig<Self::Database>;
-    fn events(config: &Self::Config) -> &EventsConfig;
-
     /// Adds the service's consumers, background tasks and readiness checks
     /// to `host`, and returns its gRPC routes.
-    fn declare(
-        config: Self::Config,
-        host: &mut Host,
-    ) -> impl Future<Output = anyhow::Result<Routes>> + Send;
+    fn declare(self, host: &mut Host) -> impl Future<Output = anyhow::Result<Routes>> + Send;
 }
 
 type Task = Box<dyn FnOnce(Shutdown) -> BoxFuture<'static, ()> + Send>;
@@ -150,18 +142,22 @@ pub struct Application<S> {
 }
 
 impl<S: Service> Application<S> {
+    /// Reads the service's settings from `env` (all of them, before
+    /// anything connects), then connects, migrates and declares it.
     pub async fn build(
-        config: S::Config,
+        env: &Env,
         listener: TcpListener,
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
+        let settings = S::from_env(env)?;
+        let database = DatabaseConfig::<S::Database>::from_env(env)?;
+        let events = EventsConfig::from_env(env)?;
         let local_addr = listener
             .local_addr()
             .context("the listener has no local address")?;
-        let pool = database::open(S::database(&config)).await?;
+        let pool = database::open(&database).await?;
 
-        let events = S::events(&config);
-        let (nats, jetstream) = syncchain_events::streams::connect(events).await?;
+        let (nats, jetstream) = syncchain_events::streams::connect(&events).await?;
         let namespace = events.namespace.clone();
         let jetstream_health = JetStreamHealth::new();
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
@@ -181,7 +177,7 @@ impl<S: Service> Application<S> {
         };
         host.background("outbox relay", |stop| relay.run(stop));
 
-        let routes = S::declare(config, &mut host).await?;
+        let routes = settings.declare(&mut host).await?;
         let router = routes.into_axum_router().merge(health::router(host.checks));
         Ok(Self {
             service: S::ROLE.name,

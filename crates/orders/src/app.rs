@@ -9,17 +9,13 @@
 
 use anyhow::Context;
 use sqlx::migrate::Migrator;
-use syncchain_events::EventsConfig;
 use syncchain_host::{Host, Service, ServiceDatabase};
-use syncchain_platform::{
-    config::{ConfigError, Env},
-    roles::{self, RoleSpec},
-};
+use syncchain_platform::roles::{self, RoleSpec};
 use tonic::service::Routes;
 
 use crate::{
     catalog::Catalog,
-    config::{Config, DatabaseConfig, OrdersDatabase, PRODUCTS_URL_VAR},
+    config::{Config, OrdersDatabase, PRODUCTS_URL_VAR},
     grpc::{OrdersApi, OrdersServer},
     ordering::Orders,
     resend::Resender,
@@ -27,37 +23,18 @@ use crate::{
     watch::Changes,
 };
 
-/// The orders service, as the host starts it.
-pub struct OrdersService;
-
-/// The orders service built on its listener.
-pub type Application = syncchain_host::Application<OrdersService>;
-
-impl Service for OrdersService {
+impl Service for Config {
     const ROLE: RoleSpec = roles::ORDERS;
-    type Config = Config;
     type Database = OrdersDatabase;
 
-    fn settings(env: &Env) -> Result<Config, ConfigError> {
-        Config::from_env(env)
-    }
-
-    fn database(config: &Config) -> &DatabaseConfig {
-        &config.database
-    }
-
-    fn events(config: &Config) -> &EventsConfig {
-        &config.events
-    }
-
-    async fn declare(config: Config, host: &mut Host) -> anyhow::Result<Routes> {
-        let keys = config.tokens.keys();
+    async fn declare(self, host: &mut Host) -> anyhow::Result<Routes> {
+        let keys = self.tokens.keys();
         let sessions = host.sessions(keys.ttl());
         host.consumer("saga consumer", saga::consumer_config(), StockOutcomes)?;
 
-        let catalog = Catalog::new(&config.products_url)
+        let catalog = Catalog::new(&self.products_url)
             .with_context(|| format!("{PRODUCTS_URL_VAR} is not a usable URL"))?;
-        let resender = Resender::new(host.pool().clone(), config.resend_after);
+        let resender = Resender::new(host.pool().clone(), self.resend_after);
         host.background("pending order sweep", |stop| resender.run(stop));
         let changes = Changes::new(host.shutdown().clone());
         let listened = host.pool().clone();
@@ -68,8 +45,8 @@ impl Service for OrdersService {
             host.pool().clone(),
             catalog,
             changes,
-            config.max_wait,
-            config.limits,
+            self.max_wait,
+            self.limits,
         );
         let api = OrdersApi::new(orders, keys, sessions);
         Ok(Routes::new(OrdersServer::new(api)))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::TokenSettings,
-    config::{ConfigError, Env},
+    config::{ConfigError, Env, FromEnv},
     database::DatabaseVars,
     roles,
 };
@@ -98,8 +98,8 @@ impl DatabaseVars for OrdersDatabase {
 /// The service's own database; all that a `migrate` command needs.
 pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<OrdersDatabase>;
 
-impl Config {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let tokens = TokenSettings::from_env(env)?;
         let products_url = env.string(PRODUCTS_URL_VAR, &roles::PRODUCTS.default_url());
         let valid_url = (products_url.starts_with("http://")

@@ -26,5 +26,7 @@ pub mod saga;
 mod storage;
 pub mod watch;
 
-pub use app::{Application, OrdersService};
 pub use config::{Config, DatabaseConfig, OrdersDatabase};
+
+/// The orders service, built on its listener by the service host.
+pub type Application = syncchain_host::Application<Config>;

@@ -26,6 +26,11 @@ impl ConfigError {
 }
 
 /// A snapshot of the configuration variables, read once.
+/// Settings read from the environment and validated once, at start.
+pub trait FromEnv: Sized {
+    fn from_env(env: &Env) -> Result<Self, ConfigError>;
+}
+
 #[derive(Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,

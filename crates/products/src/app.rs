@@ -8,10 +8,8 @@
 
 use anyhow::Context;
 use sqlx::migrate::Migrator;
-use syncchain_events::EventsConfig;
 use syncchain_host::{Host, Service, ServiceDatabase};
 use syncchain_platform::{
-    config::{ConfigError, Env},
     health::Check,
     roles::{self, RoleSpec},
 };
@@ -20,38 +18,19 @@ use tonic::service::Routes;
 use crate::{
     cache::{ProductCache, RedisLink, invalidation},
     catalogue::Catalogue,
-    config::{Config, DatabaseConfig, ProductsDatabase},
+    config::{Config, ProductsDatabase},
     grpc::{ProductsApi, ProductsServer},
     saga,
 };
 
-/// The products service, as the host starts it.
-pub struct ProductsService;
-
-/// The products service built on its listener.
-pub type Application = syncchain_host::Application<ProductsService>;
-
-impl Service for ProductsService {
+impl Service for Config {
     const ROLE: RoleSpec = roles::PRODUCTS;
-    type Config = Config;
     type Database = ProductsDatabase;
 
-    fn settings(env: &Env) -> Result<Config, ConfigError> {
-        Config::from_env(env)
-    }
-
-    fn database(config: &Config) -> &DatabaseConfig {
-        &config.database
-    }
-
-    fn events(config: &Config) -> &EventsConfig {
-        &config.events
-    }
-
-    async fn declare(config: Config, host: &mut Host) -> anyhow::Result<Routes> {
-        let keys = config.tokens.keys();
+    async fn declare(self, host: &mut Host) -> anyhow::Result<Routes> {
+        let keys = self.tokens.keys();
         let sessions = host.sessions(keys.ttl());
-        let cache = ProductCache::new(&config.cache).context(
+        let cache = ProductCache::new(&self.cache).context(
             "cannot set up the product cache (SYNCCHAIN_CACHE_REDIS_URL or SYNCCHAIN_REDIS_URL)",
         )?;
         host.consumer("saga consumer", saga::consumer_config(), saga::StockKeeper)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::TokenSettings,
-    config::{ConfigError, Env},
+    config::{ConfigError, Env, FromEnv},
     database::DatabaseVars,
     deps::redis_address,
 };
@@ -66,8 +66,8 @@ impl std::fmt::Debug for CacheConfig {
     }
 }
 
-impl Config {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let tokens = TokenSettings::from_env(env)?;
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,

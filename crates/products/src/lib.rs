@@ -23,5 +23,7 @@ pub mod grpc;
 pub mod saga;
 mod storage;
 
-pub use app::{Application, ProductsService};
 pub use config::{CacheConfig, Config, DatabaseConfig, ProductsDatabase};
+
+/// The products service, built on its listener by the service host.
+pub type Application = syncchain_host::Application<Config>;

@@ -12,15 +12,12 @@ use std::{
 
 use anyhow::Context;
 use futures::{FutureExt, future::BoxFuture};
-use syncchain_orders::OrdersService;
 use syncchain_platform::{
     auth::JwtSecret,
     config::{ConfigError, Env},
     roles::{self, RoleSpec},
     shutdown::{self, Shutdown},
 };
-use syncchain_products::ProductsService;
-use syncchain_users::UsersService;
 use tokio::net::TcpListener;
 
 use crate::cli::Role;
@@ -81,22 +78,21 @@ impl Service {
         shutdown: Shutdown,
     ) -> anyhow::Result<BoxFuture<'static, anyhow::Result<()>>> {
         match self {
-            Service::Users => start::<UsersService>(env, listener, shutdown).await,
-            Service::Products => start::<ProductsService>(env, listener, shutdown).await,
-            Service::Orders => start::<OrdersService>(env, listener, shutdown).await,
+            Service::Users => start::<syncchain_users::Config>(env, listener, shutdown).await,
+            Service::Products => start::<syncchain_products::Config>(env, listener, shutdown).await,
+            Service::Orders => start::<syncchain_orders::Config>(env, listener, shutdown).await,
         }
     }
 }
 
-/// Builds service `S` from the environment on `listener`; the future runs
+/// Builds service `S` (named by its settings) from the environment on `listener`; the future runs
 /// it until shutdown.
 async fn start<S: syncchain_host::Service>(
     env: &Env,
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> anyhow::Result<Running> {
-    let config = S::settings(env)?;
-    let app = syncchain_host::Application::<S>::build(config, listener, shutdown)
+    let app = syncchain_host::Application::<S>::build(env, listener, shutdown)
         .await
         .with_context(|| format!("cannot start the {} service", S::ROLE.name))?;
     Ok(app.run_until_stopped().boxed())

@@ -63,7 +63,6 @@ impl TestService {
         for (name, value) in vars {
             env.set(*name, *value);
         }
-        let config = S::settings(&env).expect("test configuration is valid");
         let keys = TokenKeys::new(
             &JwtSecret::new(secret.clone().into_bytes()).expect("secret is long enough"),
             Duration::from_secs(300),
@@ -72,7 +71,7 @@ impl TestService {
             .await
             .expect("bind a port");
         let shutdown = Shutdown::new();
-        let app = Application::<S>::build(config, listener, shutdown.clone())
+        let app = Application::<S>::build(&env, listener, shutdown.clone())
             .await
             .unwrap_or_else(|e| panic!("the {} service starts: {e:#}", S::ROLE.name));
         let addr = app.local_addr();

@@ -5,57 +5,33 @@
 
 use anyhow::Context;
 use sqlx::{PgPool, migrate::Migrator};
-use syncchain_events::EventsConfig;
 use syncchain_host::{Host, Service, ServiceDatabase};
-use syncchain_platform::{
-    config::{ConfigError, Env},
-    roles::{self, RoleSpec},
-};
+use syncchain_platform::roles::{self, RoleSpec};
 use tonic::service::Routes;
 
 use crate::{
     accounts::Accounts,
-    config::{Config, DatabaseConfig, UsersDatabase},
+    config::{Config, UsersDatabase},
     grpc::{UsersApi, UsersServer},
     password::PasswordHasher,
     storage::canonical,
 };
 
-/// The users service, as the host starts it.
-pub struct UsersService;
-
-/// The users service built on its listener.
-pub type Application = syncchain_host::Application<UsersService>;
-
-impl Service for UsersService {
+impl Service for Config {
     const ROLE: RoleSpec = roles::USERS;
-    type Config = Config;
     type Database = UsersDatabase;
 
-    fn settings(env: &Env) -> Result<Config, ConfigError> {
-        Config::from_env(env)
-    }
-
-    fn database(config: &Config) -> &DatabaseConfig {
-        &config.database
-    }
-
-    fn events(config: &Config) -> &EventsConfig {
-        &config.events
-    }
-
-    async fn declare(config: Config, host: &mut Host) -> anyhow::Result<Routes> {
+    async fn declare(self, host: &mut Host) -> anyhow::Result<Routes> {
         let hasher =
-            PasswordHasher::new(config.password_hash_concurrency, config.password_hash_queue)
-                .await?;
+            PasswordHasher::new(self.password_hash_concurrency, self.password_hash_queue).await?;
         let accounts = Accounts::new(host.pool().clone(), hasher);
-        if let Some(admin) = &config.bootstrap_admin {
+        if let Some(admin) = &self.bootstrap_admin {
             accounts
                 .ensure_admin(&admin.email, &admin.password)
                 .await
                 .context("cannot create or promote the start-up admin (SYNCCHAIN_ADMIN_EMAIL)")?;
         }
-        let api = UsersApi::new(accounts, config.tokens.keys());
+        let api = UsersApi::new(accounts, self.tokens.keys());
         Ok(Routes::new(UsersServer::new(api)))
     }
 }

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::TokenSettings,
-    config::{ConfigError, Env},
+    config::{ConfigError, Env, FromEnv},
     database::DatabaseVars,
 };
 
@@ -51,8 +51,8 @@ pub struct BootstrapAdmin {
     pub password: Password,
 }
 
-impl Config {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let tokens = TokenSettings::from_env(env)?;
         let default_concurrency = std::thread::available_parallelism().map_or(1, usize::from);
         let password_hash_concurrency =

@@ -23,5 +23,7 @@ pub mod password;
 pub mod sessions;
 mod storage;
 
-pub use app::{Application, UsersService};
 pub use config::{BootstrapAdmin, Config, DatabaseConfig, UsersDatabase};
+
+/// The users service, built on its listener by the service host.
+pub type Application = syncchain_host::Application<Config>;

@@ -10,7 +10,6 @@ use syncchain_events::{
     payloads::products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
     streams,
 };
-use syncchain_orders::OrdersService;
 use syncchain_platform::{auth::Role, grpc};
 use syncchain_proto::orders::v1::{
     self as proto, GetOrderRequest, OrderStatus, PlaceOrderRequest, orders_client::OrdersClient,
@@ -58,7 +57,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         ("SYNCCHAIN_PRODUCTS_URL", products_url.as_str()),
     ];
     vars.extend_from_slice(extra);
-    let service = TestService::spawn::<OrdersService>(&vars).await;
+    let service = TestService::spawn::<syncchain_orders::Config>(&vars).await;
     let client = OrdersClient::connect(service.url())
         .await
         .expect("connect to the service");

@@ -4,7 +4,6 @@
 
 use futures::future::join_all;
 use syncchain_platform::{auth::Role, grpc};
-use syncchain_products::ProductsService;
 use syncchain_proto::{
     orders::v1::{CancelOrderRequest, OrderStatus},
     products::v1::{CreateProductRequest, GetProductRequest, products_client::ProductsClient},
@@ -31,7 +30,7 @@ async fn system() -> System {
 async fn system_with(extra: &[(&str, &str)]) -> System {
     let namespace = syncchain_testkit::namespace();
     let redis_url = syncchain_testkit::redis_url();
-    let products = TestService::spawn::<ProductsService>(&[
+    let products = TestService::spawn::<syncchain_products::Config>(&[
         ("SYNCCHAIN_EVENTS_NAMESPACE", namespace.as_str()),
         ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "5"),
         ("SYNCCHAIN_REDIS_URL", redis_url.as_str()),

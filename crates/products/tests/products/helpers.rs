@@ -7,7 +7,7 @@ use std::{ops::Deref, time::Duration};
 use async_nats::jetstream;
 use syncchain_events::{Envelope, Event, payloads::orders::OrderPlacedV1, streams};
 use syncchain_platform::{auth::Role, grpc};
-use syncchain_products::{ProductsService, config::DATABASE_URL_VAR};
+use syncchain_products::config::DATABASE_URL_VAR;
 use syncchain_proto::products::v1::{self as proto, products_client::ProductsClient};
 use syncchain_testkit::service::TestService;
 use tonic::transport::Channel;
@@ -56,7 +56,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         ("SYNCCHAIN_REDIS_PREFIX", redis_prefix.as_str()),
     ];
     vars.extend_from_slice(extra);
-    let service = TestService::spawn::<ProductsService>(&vars).await;
+    let service = TestService::spawn::<syncchain_products::Config>(&vars).await;
     let client = ProductsClient::connect(service.url())
         .await
         .expect("connect to the service");

@@ -194,10 +194,9 @@ async fn the_start_up_admin_refuses_to_promote_an_account_whose_password_differs
         ("SYNCCHAIN_ADMIN_EMAIL", email.as_str()),
         ("SYNCCHAIN_ADMIN_PASSWORD", "a different password"),
     ]);
-    let config = syncchain_users::Config::from_env(&env).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let started = syncchain_users::Application::build(
-        config,
+        &env,
         listener,
         syncchain_platform::shutdown::Shutdown::new(),
     )

@@ -3,10 +3,10 @@
 
 use std::ops::Deref;
 
-use syncchain_platform::{auth::Role, grpc};
+use syncchain_platform::{auth::Role, config::FromEnv, grpc};
 use syncchain_proto::users::v1::{self as proto, users_client::UsersClient};
 use syncchain_testkit::service::TestService;
-use syncchain_users::{Config, UsersService};
+use syncchain_users::Config;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -40,7 +40,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         ("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY", "2"),
     ];
     vars.extend_from_slice(extra);
-    let service = TestService::spawn::<UsersService>(&vars).await;
+    let service = TestService::spawn::<Config>(&vars).await;
     let config = Config::from_env(&service.env).expect("test configuration is valid");
     let client = UsersClient::connect(service.url())
         .await
