@@ -43,9 +43,9 @@ use async_nats::jetstream::{
 };
 use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
-use syncchain_platform::{grpc::chain, shutdown::Shutdown};
+use syncchain_platform::{failure::chain, shutdown::Shutdown};
 
-pub use crate::handler::{Handler, HandlerError, is_connection_error};
+pub use crate::handler::{Handler, HandlerError};
 use crate::{JetStreamHealth, Namespace, processed, retry::Backoff, streams};
 
 mod message;

@@ -12,7 +12,7 @@
 //! loop). A saga message parked for that would leave its order pending for
 //! good. So the consumer looks through the cause chain of a `Transient`
 //! error, however the handler wrapped it, and a connection-level
-//! [`sqlx::Error`] ([`is_connection_error`]) holds the message and retries it
+//! [`sqlx::Error`] ([`is_database_away`](syncchain_platform::failure::is_database_away)) holds the message and retries it
 //! like a failed `BEGIN` does, uncounted, until the database answers.
 
 use sqlx::{Postgres, Transaction};
@@ -70,32 +70,7 @@ impl From<sqlx::Error> for HandlerError {
 /// A payload that is not the expected type or version never will be.
 impl From<DecodeError> for HandlerError {
     fn from(error: DecodeError) -> Self {
-        Self::Permanent(syncchain_platform::grpc::chain(&error))
-    }
-}
-
-/// Whether `error` means the database could not be reached or dropped the
-/// connection, rather than refused this statement: I/O and TLS failures, no
-/// connection from the pool in time, a closed pool, and the SQLSTATEs of
-/// class 08 (connection exception), 57P01 to 57P03 (administrator
-/// shutdown, crash shutdown, cannot connect now) and 53300 (too many
-/// connections). Retrying later helps all of them and none says anything
-/// about the event.
-///
-/// A protocol error is not included: it may be a broken connection or a
-/// statement the driver cannot send; the consumer asks the database to
-/// tell them apart.
-pub fn is_connection_error(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
-        }),
-        _ => false,
+        Self::Permanent(syncchain_platform::failure::chain(&error))
     }
 }
 
@@ -112,6 +87,8 @@ pub trait Handler: Send + Sync {
 
 #[cfg(test)]
 mod tests {
+    use syncchain_platform::failure::is_database_away;
+
     use super::*;
 
     #[test]
@@ -126,18 +103,18 @@ mod tests {
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         let wrapped = anyhow::Error::new(sqlx::Error::Io(reset)).context("cannot reserve stock");
         let error = HandlerError::transient(wrapped);
-        assert!(error.database_error().is_some_and(is_connection_error));
+        assert!(error.database_error().is_some_and(is_database_away));
         assert!(
             HandlerError::from(sqlx::Error::PoolTimedOut)
                 .database_error()
-                .is_some_and(is_connection_error)
+                .is_some_and(is_database_away)
         );
     }
 
     #[test]
     fn a_statement_the_database_refuses_is_not_a_connection_error() {
-        assert!(!is_connection_error(&sqlx::Error::RowNotFound));
-        assert!(!is_connection_error(&sqlx::Error::Protocol(
+        assert!(!is_database_away(&sqlx::Error::RowNotFound));
+        assert!(!is_database_away(&sqlx::Error::Protocol(
             "unexpected".into()
         )));
         let other = HandlerError::transient(anyhow::anyhow!("the flaky dependency is away"));

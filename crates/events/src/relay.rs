@@ -30,7 +30,7 @@ use async_nats::jetstream::{
 };
 use futures::future::join_all;
 use sqlx::{PgPool, postgres::PgListener};
-use syncchain_platform::{grpc::chain, shutdown::Shutdown};
+use syncchain_platform::{failure::chain, shutdown::Shutdown};
 use uuid::Uuid;
 
 use crate::{JetStreamHealth, Namespace, outbox, retry::Backoff, streams};

@@ -37,7 +37,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use futures::StreamExt;
 use syncchain_platform::{
     auth::{Caller, TokenKeys},
-    grpc::{chain, require_caller},
+    failure::chain,
+    grpc::require_caller,
     health::Check,
     shutdown::Shutdown,
 };

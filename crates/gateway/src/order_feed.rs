@@ -23,7 +23,8 @@ use std::{
 
 use syncchain_platform::{
     auth::{Role, TokenKeys},
-    grpc::{chain, request},
+    failure::chain,
+    grpc::request,
     shutdown::Shutdown,
 };
 use syncchain_proto::orders::v1::{self as pb, orders_client::OrdersClient};

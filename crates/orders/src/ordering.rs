@@ -23,7 +23,7 @@ use std::{collections::HashSet, time::Duration};
 use futures::{Stream, stream};
 use sqlx::PgPool;
 use syncchain_events::outbox;
-use syncchain_platform::{auth::Caller, grpc::chain};
+use syncchain_platform::{auth::Caller, failure::chain};
 use tokio::time::Instant;
 
 use crate::{

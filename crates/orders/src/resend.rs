@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use syncchain_events::outbox;
-use syncchain_platform::{grpc::chain, shutdown::Shutdown};
+use syncchain_platform::{failure::chain, shutdown::Shutdown};
 use tokio::time::MissedTickBehavior;
 
 use crate::{domain::OrderId, error::OrdersError, events, storage};

@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgListener};
-use syncchain_platform::{grpc::chain, shutdown::Shutdown};
+use syncchain_platform::{failure::chain, shutdown::Shutdown};
 use tokio::{sync::broadcast, time::Instant};
 use uuid::Uuid;
 

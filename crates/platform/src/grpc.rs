@@ -10,7 +10,10 @@
 use chrono::{DateTime, Utc};
 use tonic::{Status, metadata::MetadataMap};
 
-use crate::auth::{Caller, TokenKeys};
+use crate::{
+    auth::{Caller, TokenKeys},
+    failure::{chain, is_database_away},
+};
 
 pub const AUTHORIZATION: &str = "authorization";
 pub const FIELD: &str = "x-syncchain-field";
@@ -110,7 +113,7 @@ pub fn unavailable(
 
 /// The status of a failed statement on the service's own database
 /// (`database` names it, e.g. `"the users database"`): UNAVAILABLE when the
-/// database is away ([`is_unavailable`]), otherwise an internal failure.
+/// database is away ([`is_database_away`]), otherwise an internal failure.
 /// `error` is what to log: the service's error that wraps `cause`.
 pub fn database_failure(
     context: &'static str,
@@ -118,67 +121,16 @@ pub fn database_failure(
     cause: &sqlx::Error,
     error: &(dyn std::error::Error + 'static),
 ) -> Status {
-    if is_unavailable(cause) {
+    if is_database_away(cause) {
         unavailable(context, database, error)
     } else {
         internal(context, error)
     }
 }
 
-/// Whether a database failure means the database is away (unreachable, the
-/// connection lost, no connection free in time, the server shutting down or
-/// not yet accepting connections) rather than a statement being wrong: the
-/// same statement may well succeed shortly.
-pub fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        // SQLSTATE class 08 (connection exception); 57P01-57P03: the server
-        // is shutting down, crashed, or cannot accept connections yet.
-        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
-        }),
-        _ => false,
-    }
-}
-
-/// `outer: middle: inner`, for logging.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_database_that_is_away_is_unavailable() {
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        for error in [
-            sqlx::Error::Io(refused),
-            sqlx::Error::PoolTimedOut,
-            sqlx::Error::PoolClosed,
-        ] {
-            assert!(is_unavailable(&error), "{error}");
-        }
-    }
-
-    #[test]
-    fn a_statement_that_fails_on_its_own_is_not_unavailable() {
-        for error in [
-            sqlx::Error::RowNotFound,
-            sqlx::Error::ColumnNotFound("stock".into()),
-            sqlx::Error::Protocol("unexpected message".into()),
-        ] {
-            assert!(!is_unavailable(&error), "{error}");
-        }
-    }
 
     #[test]
     fn an_unavailable_database_is_unavailable_and_says_nothing_of_the_cause() {

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod database;
 pub mod deps;
+pub mod failure;
 pub mod grpc;
 pub mod health;
 pub mod identity;

@@ -3,7 +3,7 @@
 //!
 //! The database being away is the one failure that holds the message
 //! instead of settling it, whether `BEGIN` failed or the handler lost its
-//! connection ([`is_connection_error`]): it says nothing about the event,
+//! connection ([`is_database_away`]): it says nothing about the event,
 //! and parking needs the database too. A held message gets progress acks,
 //! never a nak, so its delivery count does not move.
 //!
@@ -19,14 +19,13 @@ use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use async_nats::jetstream::{self, AckKind};
 use futures::FutureExt;
-use syncchain_platform::shutdown::Shutdown;
+use syncchain_platform::{failure::is_database_away, shutdown::Shutdown};
 use tracing::Instrument;
 
 use super::{Consumer, HandlerError};
 use crate::{
     Envelope,
     dead_letter::{self, Parked},
-    handler::is_connection_error,
     retry::Backoff,
 };
 
@@ -151,7 +150,7 @@ impl Consumer {
                 Ok(()) => Ok(Applied::Done),
                 // Whether it committed is unknown; the retry finds the
                 // processed-event record if it did.
-                Err(error) if is_connection_error(&error) => Err(error.into()),
+                Err(error) if is_database_away(&error) => Err(error.into()),
                 // Refused at commit (a deferred constraint): a failure of
                 // this event, not of the database, so it counts towards
                 // the delivery budget instead of holding the consumer.
@@ -178,7 +177,7 @@ impl Consumer {
     /// because of the event.
     async fn lost_database(&self, error: &HandlerError) -> bool {
         match error.database_error() {
-            Some(error) if is_connection_error(error) => true,
+            Some(error) if is_database_away(error) => true,
             // A broken connection, or a statement the driver cannot send:
             // a fresh connection tells them apart.
             Some(sqlx::Error::Protocol(_)) => {

@@ -17,7 +17,7 @@ use std::{
 };
 
 use redis::{AsyncConnectionConfig, RedisResult, aio::MultiplexedConnection};
-use syncchain_platform::{deps::redis_address, grpc::chain, shutdown::Shutdown};
+use syncchain_platform::{deps::redis_address, failure::chain, shutdown::Shutdown};
 use tokio::sync::Notify;
 
 /// The longest one cache call may take before the cache is bypassed.
