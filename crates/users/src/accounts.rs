@@ -17,7 +17,10 @@ use syncchain_events::{
     Envelope, outbox,
     payloads::users::{UserRegisteredV1, UserRoleChangedV1},
 };
-use syncchain_platform::auth::{Caller, Role};
+use syncchain_platform::{
+    auth::{Caller, Role},
+    paging::Page,
+};
 
 use crate::{
     domain::{Cursor, Email, NewUser, PageSize, Password, User, UserId, ValidationError},
@@ -29,14 +32,6 @@ use crate::{
 
 /// The most ids one batch read may ask for.
 pub const MAX_BATCH: usize = 1000;
-
-/// One page of accounts.
-#[derive(Debug)]
-pub struct Page {
-    pub users: Vec<User>,
-    pub end_cursor: Option<Cursor>,
-    pub has_next_page: bool,
-}
 
 /// A role before and after a change; equal when nothing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,20 +125,13 @@ impl Accounts {
         caller: &Caller,
         after: Option<Cursor>,
         size: PageSize,
-    ) -> Result<Page, UsersError> {
+    ) -> Result<Page<User>, UsersError> {
         self.require_admin(caller).await?;
-        let mut users = storage::list(&self.pool, after, size.get() + 1).await?;
-        let has_next_page = users.len() > size.get() as usize;
-        users.truncate(size.get() as usize);
-        let end_cursor = users.last().map(|u| Cursor {
+        let users = storage::list(&self.pool, after, size.get() + 1).await?;
+        Ok(Page::from_rows(users, size, |u| Cursor {
             created_at: u.created_at,
             id: u.id.as_uuid(),
-        });
-        Ok(Page {
-            users,
-            end_cursor,
-            has_next_page,
-        })
+        }))
     }
 
     /// The account these credentials belong to. Every failure is the same

@@ -116,7 +116,7 @@ impl proto::users_server::Users for UsersApi {
         respond(
             "list users",
             result.map(|page| proto::ListUsersResponse {
-                users: page.users.into_iter().map(to_proto).collect(),
+                users: page.items.into_iter().map(to_proto).collect(),
                 end_cursor: page.end_cursor.map(|c| c.encode()).unwrap_or_default(),
                 has_next_page: page.has_next_page,
             }),
