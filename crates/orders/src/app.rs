@@ -14,10 +14,10 @@ use syncchain_platform::roles::{self, RoleSpec};
 use tonic::service::Routes;
 
 use crate::{
-    catalog::Catalog,
     config::{Config, OrdersDatabase, PRODUCTS_URL_VAR},
     grpc::{OrdersApi, OrdersServer},
     ordering::Orders,
+    prices::Prices,
     resend::Resender,
     saga::{self, StockOutcomes},
     watch::Changes,
@@ -32,7 +32,7 @@ impl Service for Config {
         let sessions = host.sessions(keys.ttl());
         host.consumer("saga consumer", saga::consumer_config(), StockOutcomes)?;
 
-        let catalog = Catalog::new(&self.products_url)
+        let prices = Prices::new(&self.products_url)
             .with_context(|| format!("{PRODUCTS_URL_VAR} is not a usable URL"))?;
         let resender = Resender::new(host.pool().clone(), self.resend_after);
         host.background("pending order sweep", |stop| resender.run(stop));
@@ -43,7 +43,7 @@ impl Service for Config {
 
         let orders = Orders::new(
             host.pool().clone(),
-            catalog,
+            prices,
             changes,
             self.max_wait,
             self.limits,

@@ -3,8 +3,8 @@
 //! exactly once; nothing below it knows about statuses.
 
 use crate::{
-    catalog::CatalogError,
     domain::{OrderStatus, ValidationError},
+    prices::PriceError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -24,21 +24,21 @@ pub enum OrdersError {
     #[error("the order is {0} and cannot be cancelled; only a CONFIRMED order can")]
     NotCancellable(OrderStatus),
     #[error("the products service is unavailable; try again shortly")]
-    ProductsUnavailable(#[source] CatalogError),
+    ProductsUnavailable(#[source] PriceError),
     #[error("cannot look the product up")]
-    Products(#[source] CatalogError),
+    Products(#[source] PriceError),
     #[error("database failure")]
     Database(#[from] sqlx::Error),
     #[error("cannot encode an event")]
     Event(#[from] serde_json::Error),
 }
 
-impl From<CatalogError> for OrdersError {
-    fn from(e: CatalogError) -> Self {
+impl From<PriceError> for OrdersError {
+    fn from(e: PriceError) -> Self {
         match e {
-            CatalogError::NotFound => Self::ProductNotFound,
-            CatalogError::Unavailable(_) => Self::ProductsUnavailable(e),
-            CatalogError::Failed(_) | CatalogError::InvalidPrice(..) => Self::Products(e),
+            PriceError::NotFound => Self::ProductNotFound,
+            PriceError::Unavailable(_) => Self::ProductsUnavailable(e),
+            PriceError::Failed(_) | PriceError::InvalidPrice(..) => Self::Products(e),
         }
     }
 }

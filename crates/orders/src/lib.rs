@@ -5,7 +5,7 @@
 //! Layers, outside in: [`grpc`] turns wire messages into [`domain`] types
 //! and errors into statuses; [`ordering`] holds the rules (who may do what,
 //! which event a change emits) and asks products for prices through
-//! [`catalog`]; [`saga`] applies products' answers; [`resend`] announces
+//! [`prices`]; [`saga`] applies products' answers; [`resend`] announces
 //! again orders whose answer never came; `storage` holds every SQL
 //! statement; [`watch`] tells waiting requests when an order changed.
 //! The [`Application`] wires them to Postgres, NATS and a listener.
@@ -14,13 +14,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod app;
-pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod error;
 mod events;
 pub mod grpc;
 pub mod ordering;
+pub mod prices;
 pub mod resend;
 pub mod saga;
 mod storage;

@@ -27,7 +27,6 @@ use syncchain_platform::{auth::Caller, failure::chain};
 use tokio::time::Instant;
 
 use crate::{
-    catalog::Catalog,
     config::OrderLimits,
     domain::{
         Cursor, Money, NewOrder, Order, OrderId, OrderStatus, Page, PageSize, Transition, Trigger,
@@ -35,6 +34,7 @@ use crate::{
     },
     error::OrdersError,
     events,
+    prices::Prices,
     storage::{self, NewRow},
     watch::{AllChanges, Changes, Subscription, Wake},
 };
@@ -45,7 +45,7 @@ pub const MAX_BATCH: usize = 1000;
 #[derive(Clone)]
 pub struct Orders {
     pool: PgPool,
-    catalog: Catalog,
+    prices: Prices,
     changes: Changes,
     max_wait: Duration,
     limits: OrderLimits,
@@ -56,14 +56,14 @@ impl Orders {
     /// `limits` bounds what one customer may place.
     pub fn new(
         pool: PgPool,
-        catalog: Catalog,
+        prices: Prices,
         changes: Changes,
         max_wait: Duration,
         limits: OrderLimits,
     ) -> Self {
         Self {
             pool,
-            catalog,
+            prices,
             changes,
             max_wait,
             limits,
@@ -89,7 +89,7 @@ impl Orders {
             )
             .into());
         }
-        let unit_price = self.catalog.unit_price(new.product_id, token).await?;
+        let unit_price = self.prices.unit_price(new.product_id, token).await?;
         let total = Money::total(unit_price, new.quantity)?;
         let mut tx = self.pool.begin().await?;
         self.within_limits(&mut tx, caller.user_id).await?;

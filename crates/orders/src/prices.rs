@@ -6,7 +6,7 @@
 //! does products answering UNAVAILABLE itself (its database is away): either
 //! way, trying again shortly may work.
 //!
-//! Nothing is logged here: the failure goes up as a [`CatalogError`] that
+//! Nothing is logged here: the failure goes up as a [`PriceError`] that
 //! keeps products' status as its cause, and the gRPC edge logs it once.
 //!
 //! The caller's token is forwarded: products applies its own rules to it.
@@ -27,7 +27,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a price could not be had.
 #[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
+pub enum PriceError {
     #[error("no such product")]
     NotFound,
     /// Not reachable, no answer in time, or away for now by its own
@@ -43,11 +43,11 @@ pub enum CatalogError {
 
 /// A client of the products service. Cheap to clone.
 #[derive(Clone)]
-pub struct Catalog {
+pub struct Prices {
     client: ProductsClient<Channel>,
 }
 
-impl Catalog {
+impl Prices {
     /// Connects on first use; `url` was validated with the configuration.
     pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
         let channel = Endpoint::from_shared(url.to_owned())?
@@ -65,7 +65,7 @@ impl Catalog {
         &self,
         product: ProductId,
         token: Option<&str>,
-    ) -> Result<UnitPrice, CatalogError> {
+    ) -> Result<UnitPrice, PriceError> {
         let request = grpc::request(
             GetProductRequest {
                 id: product.to_string(),
@@ -79,20 +79,20 @@ impl Catalog {
             .await
             .map_err(classify)?
             .into_inner();
-        UnitPrice::new(found.price).ok_or(CatalogError::InvalidPrice(product, found.price))
+        UnitPrice::new(found.price).ok_or(PriceError::InvalidPrice(product, found.price))
     }
 }
 
 /// What products' failed answer means for the order being placed.
-fn classify(status: Status) -> CatalogError {
+fn classify(status: Status) -> PriceError {
     match status.code() {
-        Code::NotFound => CatalogError::NotFound,
+        Code::NotFound => PriceError::NotFound,
         // A refused connection and products' own "my database is away" are
         // UNAVAILABLE; tonic reports its own timeouts as CANCELLED.
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-            CatalogError::Unavailable(status)
+            PriceError::Unavailable(status)
         }
-        _ => CatalogError::Failed(status),
+        _ => PriceError::Failed(status),
     }
 }
 
@@ -107,7 +107,7 @@ mod tests {
             Status::deadline_exceeded("no answer"),
             Status::cancelled("timeout expired"),
         ] {
-            assert!(matches!(classify(status), CatalogError::Unavailable(_)));
+            assert!(matches!(classify(status), PriceError::Unavailable(_)));
         }
     }
 
@@ -115,13 +115,13 @@ mod tests {
     fn an_unknown_product_is_not_found_and_other_refusals_are_failures() {
         assert!(matches!(
             classify(Status::not_found("no such product")),
-            CatalogError::NotFound
+            PriceError::NotFound
         ));
         for status in [
             Status::internal("internal error"),
             Status::unauthenticated("sign in first"),
         ] {
-            assert!(matches!(classify(status), CatalogError::Failed(_)));
+            assert!(matches!(classify(status), PriceError::Failed(_)));
         }
     }
 }
