@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::TokenSettings,
     config::{ConfigError, Env, FromEnv},
@@ -29,7 +28,8 @@ pub const MAX_PENDING_VAR: &str = "SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER";
 pub const MAX_QUANTITY_VAR: &str = "SYNCCHAIN_ORDER_MAX_QUANTITY";
 pub const MAX_PER_MINUTE_VAR: &str = "SYNCCHAIN_ORDER_MAX_PER_MINUTE";
 
-/// Everything the orders service needs to run.
+/// The orders service's own settings; the service host reads the NATS settings
+/// (`SYNCCHAIN_NATS_URL`, `SYNCCHAIN_EVENTS_NAMESPACE`) itself.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `SYNCCHAIN_PRODUCTS_URL`: the products service, asked for prices.
@@ -41,7 +41,6 @@ pub struct Config {
     pub resend_after: Duration,
     pub limits: OrderLimits,
     pub database: DatabaseConfig,
-    pub events: EventsConfig,
     /// The secret and lifetime of the gateway's tokens, to verify callers.
     pub tokens: TokenSettings,
 }
@@ -133,7 +132,6 @@ impl FromEnv for Config {
             resend_after,
             limits: OrderLimits::from_env(env)?,
             database,
-            events: EventsConfig::from_env(env)?,
             tokens,
         })
     }

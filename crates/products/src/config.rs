@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::TokenSettings,
     config::{ConfigError, Env, FromEnv},
@@ -31,11 +30,11 @@ impl DatabaseVars for ProductsDatabase {
 /// The service's own database; all that `migrate` needs.
 pub type DatabaseConfig = syncchain_platform::database::DatabaseConfig<ProductsDatabase>;
 
-/// Everything the products service needs to run.
+/// The products service's own settings; the service host reads the NATS settings
+/// (`SYNCCHAIN_NATS_URL`, `SYNCCHAIN_EVENTS_NAMESPACE`) itself.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
-    pub events: EventsConfig,
     /// The secret and lifetime of the gateway's tokens, to verify callers.
     pub tokens: TokenSettings,
     pub cache: CacheConfig,
@@ -71,7 +70,6 @@ impl FromEnv for Config {
         let tokens = TokenSettings::from_env(env)?;
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
-            events: EventsConfig::from_env(env)?,
             tokens,
             cache: CacheConfig::from_env(env)?,
         })

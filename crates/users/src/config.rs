@@ -3,7 +3,6 @@
 //! admin's password) are wrapped so they never appear in `Debug` output.
 
 use secrecy::{ExposeSecret, SecretString};
-use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::TokenSettings,
     config::{ConfigError, Env, FromEnv},
@@ -15,11 +14,11 @@ use crate::domain::{Email, Password};
 pub const DATABASE_URL_VAR: &str = "SYNCCHAIN_USERS_DATABASE_URL";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/syncchain_users";
 
-/// Everything the users service needs to run.
+/// The users service's own settings; the service host reads the NATS settings
+/// (`SYNCCHAIN_NATS_URL`, `SYNCCHAIN_EVENTS_NAMESPACE`) itself.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
-    pub events: EventsConfig,
     /// The secret and lifetime of the gateway's tokens, to verify callers.
     pub tokens: TokenSettings,
     /// `SYNCCHAIN_PASSWORD_HASH_CONCURRENCY`: Argon2 hashes at once (default: CPUs).
@@ -69,7 +68,6 @@ impl FromEnv for Config {
         )?;
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
-            events: EventsConfig::from_env(env)?,
             tokens,
             password_hash_concurrency,
             password_hash_queue,
