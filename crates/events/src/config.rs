@@ -11,6 +11,11 @@ use syncchain_platform::config::{ConfigError, Env};
 pub const NATS_URL_VAR: &str = "SYNCCHAIN_NATS_URL";
 /// The variable naming the namespace.
 pub const NAMESPACE_VAR: &str = "SYNCCHAIN_EVENTS_NAMESPACE";
+/// The variable giving how many NATS servers keep a copy of each stream.
+pub const STREAM_REPLICAS_VAR: &str = "SYNCCHAIN_STREAM_REPLICAS";
+
+/// JetStream replicates a stream on at most five servers.
+const MAX_STREAM_REPLICAS: usize = 5;
 
 const MAX_NAMESPACE_LEN: usize = 64;
 
@@ -19,18 +24,35 @@ const MAX_NAMESPACE_LEN: usize = 64;
 pub struct EventsConfig {
     pub nats_url: String,
     pub namespace: Namespace,
+    /// Copies of each stream: 1 on a single server, 3 on a three-node
+    /// cluster so a stream survives the loss of one server.
+    pub stream_replicas: usize,
 }
 
 impl EventsConfig {
-    /// Reads `SYNCCHAIN_NATS_URL` and `SYNCCHAIN_EVENTS_NAMESPACE`.
+    /// Reads `SYNCCHAIN_NATS_URL`, `SYNCCHAIN_EVENTS_NAMESPACE` and
+    /// `SYNCCHAIN_STREAM_REPLICAS`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let namespace = env
             .string(NAMESPACE_VAR, "syncchain")
             .parse()
             .map_err(|e: InvalidNamespace| ConfigError::new(NAMESPACE_VAR, e.to_string()))?;
+        let replicas = env.string(STREAM_REPLICAS_VAR, "1");
+        let stream_replicas = replicas
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_STREAM_REPLICAS).contains(n))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    STREAM_REPLICAS_VAR,
+                    format!("{replicas:?} must be a whole number from 1 to {MAX_STREAM_REPLICAS}"),
+                )
+            })?;
         Ok(Self {
             nats_url: env.string(NATS_URL_VAR, "nats://127.0.0.1:4222"),
             namespace,
+            stream_replicas,
         })
     }
 }
@@ -131,6 +153,25 @@ mod tests {
         let config = EventsConfig::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
         assert_eq!(config.nats_url, "nats://127.0.0.1:4222");
         assert_eq!(config.namespace.as_str(), "syncchain");
+        assert_eq!(config.stream_replicas, 1);
+    }
+
+    #[test]
+    fn stream_replicas_from_one_to_five_are_accepted() {
+        for n in 1..=5 {
+            let value = n.to_string();
+            let env = Env::from_pairs([(STREAM_REPLICAS_VAR, value.as_str())]);
+            assert_eq!(EventsConfig::from_env(&env).unwrap().stream_replicas, n);
+        }
+    }
+
+    #[test]
+    fn stream_replicas_outside_one_to_five_are_refused_naming_the_variable() {
+        for bad in ["0", "6", "-1", "three"] {
+            let env = Env::from_pairs([(STREAM_REPLICAS_VAR, bad)]);
+            let err = EventsConfig::from_env(&env).unwrap_err();
+            assert_eq!(err.var, STREAM_REPLICAS_VAR, "{bad:?}");
+        }
     }
 
     #[test]

@@ -46,8 +46,9 @@ pub struct StreamError {
     pub source: CreateStreamError,
 }
 
-/// The configuration of every stream in `namespace`.
-pub fn configs(namespace: &Namespace) -> Vec<Config> {
+/// The configuration of every stream in `namespace`, each kept on
+/// `replicas` servers.
+pub fn configs(namespace: &Namespace, replicas: usize) -> Vec<Config> {
     STREAMS
         .iter()
         .map(|(name, subjects)| Config {
@@ -58,7 +59,7 @@ pub fn configs(namespace: &Namespace) -> Vec<Config> {
             discard: DiscardPolicy::Old,
             max_age: MAX_AGE,
             duplicate_window: DUPLICATE_WINDOW,
-            num_replicas: 1,
+            num_replicas: replicas,
             ..Config::default()
         })
         .collect()
@@ -73,17 +74,28 @@ pub async fn connect(
     let nats =
         syncchain_platform::deps::connect_nats(&config.nats_url, "SYNCCHAIN_NATS_URL").await?;
     let jetstream = jetstream::new(nats.clone());
-    ensure_streams(&jetstream, &config.namespace).await?;
+    ensure_replicated_streams(&jetstream, &config.namespace, config.stream_replicas).await?;
     Ok((nats, jetstream))
 }
 
-/// Creates the streams of `namespace`, or updates them to this configuration.
-#[tracing::instrument(skip_all, fields(namespace = %namespace))]
+/// Creates the streams of `namespace` with one replica each when they are
+/// missing, or updates them to this configuration.
 pub async fn ensure_streams(
     jetstream: &jetstream::Context,
     namespace: &Namespace,
 ) -> Result<(), StreamError> {
-    for config in configs(namespace) {
+    ensure_replicated_streams(jetstream, namespace, 1).await
+}
+
+/// Creates the streams of `namespace`, each kept on `replicas` servers, or
+/// updates them to this configuration.
+#[tracing::instrument(skip_all, fields(namespace = %namespace, replicas))]
+pub async fn ensure_replicated_streams(
+    jetstream: &jetstream::Context,
+    namespace: &Namespace,
+    replicas: usize,
+) -> Result<(), StreamError> {
+    for config in configs(namespace, replicas) {
         let stream = config.name.clone();
         jetstream
             .create_or_update_stream(config)
@@ -104,10 +116,16 @@ mod tests {
     #[test]
     fn every_stream_is_named_and_filtered_by_the_namespace() {
         let ns = Namespace::new("shop").unwrap();
-        let configs = configs(&ns);
+        let configs = configs(&ns, 1);
         let names: Vec<_> = configs.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["SHOP_USERS", "SHOP_PRODUCTS", "SHOP_ORDERS"]);
         assert_eq!(configs[1].subjects, ["shop.products.>", "shop.stock.>"]);
         assert!(configs.iter().all(|c| c.storage == StorageType::File));
+    }
+
+    #[test]
+    fn every_stream_is_kept_on_the_configured_number_of_servers() {
+        let ns = Namespace::new("shop").unwrap();
+        assert!(configs(&ns, 3).iter().all(|c| c.num_replicas == 3));
     }
 }
