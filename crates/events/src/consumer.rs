@@ -135,6 +135,7 @@ pub struct Consumer {
     pool: PgPool,
     jetstream: jetstream::Context,
     namespace: Namespace,
+    stream_replicas: usize,
     config: ConsumerConfig,
     handler: Arc<dyn Handler>,
     health: JetStreamHealth,
@@ -161,6 +162,7 @@ impl Consumer {
             pool,
             jetstream,
             namespace,
+            stream_replicas: 1,
             config,
             handler: Arc::new(handler),
             health: JetStreamHealth::new(),
@@ -171,6 +173,14 @@ impl Consumer {
     #[must_use]
     pub fn with_health(mut self, health: JetStreamHealth) -> Self {
         self.health = health;
+        self
+    }
+
+    /// How many servers keep its stream when it has to create it again
+    /// (default 1); see [`crate::relay::Relay::with_stream_replicas`].
+    #[must_use]
+    pub fn with_stream_replicas(mut self, replicas: usize) -> Self {
+        self.stream_replicas = replicas.max(1);
         self
     }
 
@@ -297,7 +307,7 @@ impl Consumer {
         let stream_name = self.namespace.stream(&self.config.stream);
         let stream = match self.jetstream.get_stream(&stream_name).await {
             Err(error) if is_missing(&error) => {
-                streams::ensure_streams(&self.jetstream, &self.namespace)
+                streams::ensure_streams(&self.jetstream, &self.namespace, self.stream_replicas)
                     .await
                     .map_err(|source| BindError::Recreate {
                         stream: stream_name.clone(),

@@ -66,6 +66,7 @@ pub struct Relay {
     pool: PgPool,
     jetstream: jetstream::Context,
     namespace: Namespace,
+    stream_replicas: usize,
     batch_size: i64,
     poll_interval: Duration,
     health: JetStreamHealth,
@@ -87,6 +88,7 @@ impl Relay {
             pool,
             jetstream,
             namespace,
+            stream_replicas: 1,
             batch_size: 100,
             poll_interval: Duration::from_secs(1),
             health: JetStreamHealth::new(),
@@ -97,6 +99,16 @@ impl Relay {
     #[must_use]
     pub fn with_health(mut self, health: JetStreamHealth) -> Self {
         self.health = health;
+        self
+    }
+
+    /// How many servers keep each stream it creates again when JetStream
+    /// has lost them (default 1): the same `SYNCCHAIN_STREAM_REPLICAS` the
+    /// streams were first made with, so a re-creation does not leave a
+    /// cluster with single copies.
+    #[must_use]
+    pub fn with_stream_replicas(mut self, replicas: usize) -> Self {
+        self.stream_replicas = replicas.max(1);
         self
     }
 
@@ -184,7 +196,8 @@ impl Relay {
     /// Creates the namespace's streams again after JetStream said they are
     /// gone; a failure is retried on the next failing pass.
     async fn recreate_streams(&self) {
-        match streams::ensure_streams(&self.jetstream, &self.namespace).await {
+        match streams::ensure_streams(&self.jetstream, &self.namespace, self.stream_replicas).await
+        {
             Ok(()) => {
                 tracing::warn!(namespace = %self.namespace, "JetStream streams were missing; created them again");
             }

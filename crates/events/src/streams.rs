@@ -74,23 +74,14 @@ pub async fn connect(
     let nats =
         syncchain_platform::deps::connect_nats(&config.nats_url, "SYNCCHAIN_NATS_URL").await?;
     let jetstream = jetstream::new(nats.clone());
-    ensure_replicated_streams(&jetstream, &config.namespace, config.stream_replicas).await?;
+    ensure_streams(&jetstream, &config.namespace, config.stream_replicas).await?;
     Ok((nats, jetstream))
-}
-
-/// Creates the streams of `namespace` with one replica each when they are
-/// missing, or updates them to this configuration.
-pub async fn ensure_streams(
-    jetstream: &jetstream::Context,
-    namespace: &Namespace,
-) -> Result<(), StreamError> {
-    ensure_replicated_streams(jetstream, namespace, 1).await
 }
 
 /// Creates the streams of `namespace`, each kept on `replicas` servers, or
 /// updates them to this configuration.
 #[tracing::instrument(skip_all, fields(namespace = %namespace, replicas))]
-pub async fn ensure_replicated_streams(
+pub async fn ensure_streams(
     jetstream: &jetstream::Context,
     namespace: &Namespace,
     replicas: usize,

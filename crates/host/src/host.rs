@@ -55,6 +55,7 @@ pub struct Host {
     pool: PgPool,
     jetstream: jetstream::Context,
     namespace: Namespace,
+    stream_replicas: usize,
     jetstream_health: JetStreamHealth,
     shutdown: Shutdown,
     checks: Vec<Check>,
@@ -112,7 +113,8 @@ impl Host {
             config,
             handler,
         )?
-        .with_health(self.jetstream_health.clone());
+        .with_health(self.jetstream_health.clone())
+        .with_stream_replicas(self.stream_replicas);
         self.background(name, |stop| consumer.run(stop));
         Ok(())
     }
@@ -161,7 +163,8 @@ impl<S: Service> Application<S> {
         let namespace = events.namespace.clone();
         let jetstream_health = JetStreamHealth::new();
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
-            .with_health(jetstream_health.clone());
+            .with_health(jetstream_health.clone())
+            .with_stream_replicas(events.stream_replicas);
         let mut host = Host {
             checks: vec![
                 Check::postgres(pool.clone()),
@@ -171,6 +174,7 @@ impl<S: Service> Application<S> {
             pool,
             jetstream,
             namespace,
+            stream_replicas: events.stream_replicas,
             jetstream_health,
             shutdown,
             tasks: Vec::new(),

@@ -11,7 +11,7 @@ use crate::support::setup;
 async fn ensuring_the_streams_again_keeps_them_as_declared() {
     let setup = setup().await;
 
-    streams::ensure_streams(&setup.jetstream, &setup.namespace)
+    streams::ensure_streams(&setup.jetstream, &setup.namespace, 1)
         .await
         .unwrap();
 

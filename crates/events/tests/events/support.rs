@@ -34,7 +34,7 @@ pub async fn setup_on(nats_url: &str) -> Setup {
     syncchain_events::migrate(&pool).await.unwrap();
     let jetstream = syncchain_testkit::jetstream(nats_url).await;
     let namespace = Namespace::new(syncchain_testkit::namespace()).unwrap();
-    streams::ensure_streams(&jetstream, &namespace)
+    streams::ensure_streams(&jetstream, &namespace, 1)
         .await
         .unwrap();
     Setup {
