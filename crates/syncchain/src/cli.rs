@@ -56,6 +56,19 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Ask a role running on this machine whether it is ready (its /readyz); exit 0 only if it is.
+    ///
+    /// Meant for container health checks. The address is the one the role
+    /// listens on, from the same settings `serve` reads: SYNCCHAIN_GATEWAY_ADMIN_ADDR
+    /// for the gateway and `all`, SYNCCHAIN_USERS_ADDR, SYNCCHAIN_PRODUCTS_ADDR or
+    /// SYNCCHAIN_ORDERS_ADDR for a service (0.0.0.0 is reached on 127.0.0.1).
+    /// Without a role, it checks the role this container's main process
+    /// serves (`syncchain serve <role>` as PID 1, or behind an init).
+    Health {
+        /// Which role to check; by default the one PID 1 serves.
+        #[arg(value_enum)]
+        role: Option<Role>,
+    },
     /// Make sure PostgreSQL, NATS and Redis are reachable, starting local ones in the background if not (used by scripts/test).
     #[command(hide = true)]
     Infra {

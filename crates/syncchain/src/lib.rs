@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod cli;
 pub mod dev;
+pub mod health;
 pub mod infra;
 pub mod migrate;
 pub mod serve;
@@ -37,6 +38,7 @@ enum Plan {
     Dev(DevConfig),
     Migrate(cli::MigrateTarget),
     Admin(cli::AdminCommand),
+    Health(Option<cli::Role>),
     Infra(cli::InfraCommand, DevConfig),
 }
 
@@ -68,6 +70,10 @@ pub fn prepare(command: Command, mut env: Env) -> Result<Prepared, ConfigError> 
             quiet_by_default(&mut env);
             Plan::Admin(command)
         }
+        Command::Health { role } => {
+            quiet_by_default(&mut env);
+            Plan::Health(role)
+        }
     };
     let mode = Mode::from_env(&env)?;
     Ok(Prepared { plan, env, mode })
@@ -91,9 +97,9 @@ fn quiet_by_default(env: &mut Env) {
 }
 
 impl Prepared {
-    /// How to log. Commands a person runs at a terminal (`admin`, `migrate`,
-    /// `infra`) log readable text unless told otherwise; `serve` follows
-    /// the mode (JSON in production).
+    /// How to log. One-shot commands (`admin`, `migrate`, `health`,
+    /// `infra`) log readable text unless told otherwise; `serve` follows the
+    /// mode (JSON in production).
     pub fn log_config(&self) -> Result<LogConfig, ConfigError> {
         let mode = match self.plan {
             Plan::Serve(..) => self.mode,
@@ -114,6 +120,7 @@ impl Prepared {
             }
             Plan::Migrate(target) => migrate::run(target, self.env).await,
             Plan::Admin(command) => admin::run(command, self.env).await,
+            Plan::Health(role) => health::run(role, self.env).await,
         }
     }
 }

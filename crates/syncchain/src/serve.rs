@@ -98,6 +98,17 @@ async fn start<S: syncchain_host::Service>(
     Ok(app.run_until_stopped().boxed())
 }
 
+/// The row of the listener that answers `role`'s `/readyz`: the gateway's
+/// admin listener, or the service's own.
+pub fn readiness_listener(role: Role) -> &'static RoleSpec {
+    match role {
+        Role::Gateway | Role::All => &roles::GATEWAY_ADMIN,
+        Role::Users => &roles::USERS,
+        Role::Products => &roles::PRODUCTS,
+        Role::Orders => &roles::ORDERS,
+    }
+}
+
 /// A run-until-shutdown future of one started role.
 pub type Running = BoxFuture<'static, anyhow::Result<()>>;
 
