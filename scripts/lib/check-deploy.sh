@@ -4,17 +4,203 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
+# ---- Shared: settings and tools -----------------------------------------
+# What each syncchain command needs set when it runs in a container, written
+# once for compose and Kubernetes alike: `command: VAR VAR|ALTERNATIVE ...`.
+# `serve` refuses to start without a token secret (either variable); every
+# other variable listed defaults to 127.0.0.1 (crates/*/src/config.rs,
+# crates/syncchain/src/serve.rs), which inside a container is the container
+# itself: a service must listen on all interfaces and reach the others by
+# name.
+REQUIRED_SETTINGS='
+serve gateway:  SYNCCHAIN_JWT_SECRET|SYNCCHAIN_JWT_SECRET_FILE SYNCCHAIN_USERS_URL SYNCCHAIN_PRODUCTS_URL SYNCCHAIN_ORDERS_URL SYNCCHAIN_REDIS_URL
+serve users:    SYNCCHAIN_JWT_SECRET|SYNCCHAIN_JWT_SECRET_FILE SYNCCHAIN_USERS_ADDR SYNCCHAIN_USERS_DATABASE_URL SYNCCHAIN_NATS_URL
+serve products: SYNCCHAIN_JWT_SECRET|SYNCCHAIN_JWT_SECRET_FILE SYNCCHAIN_PRODUCTS_ADDR SYNCCHAIN_PRODUCTS_DATABASE_URL SYNCCHAIN_NATS_URL SYNCCHAIN_REDIS_URL
+serve orders:   SYNCCHAIN_JWT_SECRET|SYNCCHAIN_JWT_SECRET_FILE SYNCCHAIN_ORDERS_ADDR SYNCCHAIN_ORDERS_DATABASE_URL SYNCCHAIN_NATS_URL SYNCCHAIN_PRODUCTS_URL
+migrate all:    SYNCCHAIN_USERS_DATABASE_URL SYNCCHAIN_PRODUCTS_DATABASE_URL SYNCCHAIN_ORDERS_DATABASE_URL
+'
+export REQUIRED_SETTINGS
+
+CHECK_DIR=${CARGO_TARGET_DIR:-target}
+# docker-compose 1.x needs jsonschema<4 and kubernetes-validate needs >=4, so
+# each has a virtualenv of its own.
+K8S_VENV=${SYNCCHAIN_CHECK_VENV:-$CHECK_DIR/check-deploy-venv}
+COMPOSE_VENV=$CHECK_DIR/check-deploy-compose-venv
+
+# Fails naming each SYNCCHAIN_* variable in FILE that is no setting: one the
+# code never names as a string literal.
+check_settings_exist() {
+    local file=$1 label=$2 var missing=0
+    for var in $(grep -oE 'SYNCCHAIN_[A-Z0-9_]+' "$file" | sort -u); do
+        if ! grep -rqF "\"$var\"" crates/*/src; then
+            echo "check-deploy: $var is set in $label but is no syncchain setting (no \"$var\" in crates/*/src)" >&2
+            missing=1
+        fi
+    done
+    return $missing
+}
+
+# A Python with PyYAML, for the checks that read the rendered files.
+yaml_python() {
+    if python3 -c 'import yaml' >/dev/null 2>&1; then
+        command -v python3
+        return
+    fi
+    if ! "$K8S_VENV/bin/python" -c 'import yaml' >/dev/null 2>&1; then
+        echo "check-deploy: installing PyYAML into $K8S_VENV" >&2
+        [ -x "$K8S_VENV/bin/python" ] || python3 -m venv "$K8S_VENV" >&2
+        "$K8S_VENV/bin/pip" install -q pyyaml >&2
+    fi
+    echo "$K8S_VENV/bin/python"
+}
+
+# Checks the syncchain containers in a rendered file against
+# REQUIRED_SETTINGS (see check-deploy-workloads.py).
+check_workloads() {
+    "$(yaml_python)" scripts/lib/check-deploy-workloads.py "$@"
+}
+
+# The table itself names real settings only.
+check_required_settings_table() {
+    check_settings_exist <(echo "$REQUIRED_SETTINGS") "REQUIRED_SETTINGS (scripts/lib/check-deploy.sh)"
+}
+# ---- end of shared -------------------------------------------------------
+
+# ---- Container image (Dockerfile, .dockerignore) -----------------------
+# The builder's Rust is the version rust-toolchain.toml pins (the Dockerfile
+# does not copy that file in, so a drift would build with another
+# compiler), the image runs as the UID:GID the Kubernetes pods assume, and
+# the build context starts from nothing (so .env, .dev/, target/ and .git
+# never reach it).
+
+check_dockerfile() {
+    local channel user file
+    channel=$(sed -nE 's/^channel *= *"([0-9]+\.[0-9]+)(\.[0-9]+)?"/\1/p' rust-toolchain.toml)
+    echo "check-deploy: Dockerfile builds with rust:$channel, runs as a fixed non-root user"
+    if ! grep -qE "^FROM rust:$channel-[a-z]+ AS build" Dockerfile; then
+        echo "check-deploy: the Dockerfile's builder is not rust:$channel-<debian release> (rust-toolchain.toml pins $channel)" >&2
+        return 1
+    fi
+    user=$(sed -nE 's/^USER +([0-9]+):([0-9]+)$/\1 \2/p' Dockerfile)
+    if [ -z "$user" ] || [ "${user% *}" = 0 ]; then
+        echo "check-deploy: the Dockerfile's runtime USER must be a numeric, non-root UID:GID" >&2
+        return 1
+    fi
+    for file in $(grep -l 'image: syncchain' deploy/k8s/base/*.yaml); do
+        if grep -E 'runAs(User|Group):' "$file" | grep -vqE "runAsUser: ${user% *}$|runAsGroup: ${user#* }$"; then
+            echo "check-deploy: $file runs as another user than the Dockerfile's USER ${user/ /:}" >&2
+            return 1
+        fi
+    done
+    # The dependency layer copies each crate's manifest by name: a crate
+    # added to the workspace and missing there would fail the image build.
+    for file in crates/*/Cargo.toml; do
+        if ! grep -qxF "COPY $file ${file%Cargo.toml}" Dockerfile; then
+            echo "check-deploy: the Dockerfile's dependency layer does not copy $file" >&2
+            return 1
+        fi
+    done
+    if [ "$(grep -vE '^(#|$)' .dockerignore | head -n 1)" != '*' ]; then
+        echo "check-deploy: .dockerignore must exclude everything first (*) and let back in only what the build needs" >&2
+        return 1
+    fi
+}
+# ---- end of container image ----------------------------------------------
+
+# ---- Compose (compose.yaml, .env.example) --------------------------------
+# compose.yaml must be refused, naming SYNCCHAIN_JWT_SECRET, with
+# .env.example as it is (its required values are empty), and accepted with
+# those values filled in, by docker-compose 1.x and, where installed,
+# `docker compose`. compose.yaml and .env.example may name only real
+# SYNCCHAIN_* settings, every variable compose.yaml interpolates is
+# documented in .env.example, secrets come only from there, only the
+# gateway publishes a port, and each syncchain service is given what its
+# command needs (REQUIRED_SETTINGS). Compose runs with an empty environment
+# so that variables exported in the shell cannot hide a missing one.
+
+compose_tools() {
+    if docker compose version >/dev/null 2>&1; then
+        echo "docker compose"
+    fi
+    if command -v docker-compose >/dev/null 2>&1; then
+        command -v docker-compose
+        return
+    fi
+    if [ ! -x "$COMPOSE_VENV/bin/docker-compose" ]; then
+        echo "check-deploy: installing docker-compose into $COMPOSE_VENV" >&2
+        python3 -m venv "$COMPOSE_VENV" >&2
+        # docker-compose 1.29 needs PyYAML<6, whose last release (5.4.1)
+        # does not build under pip's build isolation (Cython 3); built
+        # without it, and without Cython, it installs in pure Python.
+        "$COMPOSE_VENV/bin/pip" install -q wheel >&2
+        "$COMPOSE_VENV/bin/pip" install -q --no-build-isolation 'PyYAML==5.4.1' >&2
+        "$COMPOSE_VENV/bin/pip" install -q docker-compose >&2
+    fi
+    echo "$COMPOSE_VENV/bin/docker-compose"
+}
+
+# Runs `compose --env-file ENV -f compose.yaml config` with nothing else in
+# its environment.
+compose_config() {
+    local tool=$1 env_file=$2
+    # shellcheck disable=SC2086 # "docker compose" is two words
+    env -i PATH="$PATH" HOME="${HOME:-/root}" $tool --env-file "$env_file" -f compose.yaml config
+}
+
+check_compose() {
+    local out var tool required
+    out=$(mktemp -d)
+    trap 'rm -rf "${out:-}"; trap - RETURN' RETURN
+
+    echo "check-deploy: compose.yaml and .env.example name real settings only"
+    check_settings_exist compose.yaml compose.yaml || return 1
+    check_settings_exist .env.example .env.example || return 1
+    for var in $(grep -oE '\$\{[A-Za-z_][A-Za-z0-9_]*' compose.yaml | cut -c3- | sort -u); do
+        if ! grep -qE "^$var=" .env.example; then
+            echo "check-deploy: compose.yaml uses \${$var}, which .env.example does not document" >&2
+            return 1
+        fi
+    done
+
+    # .env.example with every required value (${VAR:?...}) given a dummy.
+    required=$(grep -oE '\$\{[A-Za-z_][A-Za-z0-9_]*:\?' compose.yaml | sed -E 's/^\$\{//; s/:\?$//' | sort -u)
+    cp .env.example "$out/filled.env"
+    for var in $required; do
+        sed -i -E "s/^$var=.*/$var=check-deploy-dummy-0123456789abcdef0123456789abcdef/" "$out/filled.env"
+    done
+
+    while IFS= read -r tool; do
+        echo "check-deploy: $tool config, with .env.example as it is (must refuse)"
+        if compose_config "$tool" .env.example >"$out/refused.yaml" 2>"$out/refused.log"; then
+            echo "check-deploy: $tool accepts compose.yaml with .env.example's empty secrets; it must refuse" >&2
+            return 1
+        fi
+        if ! grep -q 'SYNCCHAIN_JWT_SECRET' "$out/refused.log"; then
+            cat "$out/refused.log" >&2
+            echo "check-deploy: $tool refused .env.example without naming SYNCCHAIN_JWT_SECRET" >&2
+            return 1
+        fi
+        echo "check-deploy: $tool config, with the required values filled in"
+        if ! compose_config "$tool" "$out/filled.env" >"$out/rendered.yaml" 2>"$out/config.log"; then
+            cat "$out/config.log" >&2
+            return 1
+        fi
+        check_workloads compose "$out/rendered.yaml" compose.yaml || return 1
+    done < <(compose_tools)
+}
+# ---- end of Compose -------------------------------------------------------
+
 # ---- Kubernetes (deploy/k8s) -------------------------------------------
 # Every overlay must build with `kubectl kustomize` and validate against the
 # Kubernetes schemas (kubernetes-validate bundles them, so this works
-# offline), and every SYNCCHAIN_* variable the manifests set must be a real
-# setting: one the code names as a string literal.
+# offline), every SYNCCHAIN_* variable the manifests set must be a real
+# setting, and every syncchain container must be given what its command
+# needs (REQUIRED_SETTINGS), from its env, ConfigMaps or Secrets.
 
 # The Kubernetes version whose schemas the manifests are checked against.
 K8S_SCHEMA_VERSION=1.30.0
 # API groups of custom resources whose schemas kubernetes-validate lacks.
 K8S_SKIPPED_CRDS='postgresql\.cnpg\.io/v1'
-K8S_VENV=${SYNCCHAIN_CHECK_VENV:-${CARGO_TARGET_DIR:-target}/check-deploy-venv}
 
 k8s_validator() {
     if command -v kubernetes-validate >/dev/null 2>&1; then
@@ -27,17 +213,6 @@ k8s_validator() {
         "$K8S_VENV/bin/pip" install -q kubernetes-validate >&2
     fi
     echo "$K8S_VENV/bin/kubernetes-validate"
-}
-
-check_k8s_settings() {
-    local rendered=$1 var missing=0
-    for var in $(grep -oE 'SYNCCHAIN_[A-Z0-9_]+' "$rendered" | sort -u); do
-        if ! grep -rqF "\"$var\"" crates/*/src; then
-            echo "check-deploy: $var is set in deploy/k8s but is no syncchain setting (no \"$var\" in crates/*/src)" >&2
-            missing=1
-        fi
-    done
-    return $missing
 }
 
 check_k8s() {
@@ -70,12 +245,16 @@ check_k8s() {
         fi
         grep -oE "kind [A-Za-z]+ with api version [^ ]+" "$out/validate.log" | sort | uniq -c |
             sed 's/^/check-deploy:   skipped (custom resource, no bundled schema):/' || true
-        check_k8s_settings "$out/rendered.yaml" || return 1
+        check_settings_exist "$out/rendered.yaml" "deploy/k8s ($overlay)" || return 1
+        check_workloads k8s "$out/rendered.yaml" || return 1
     done
 }
 # ---- end of Kubernetes --------------------------------------------------
 
 main() {
+    check_required_settings_table
+    check_dockerfile
+    check_compose
     check_k8s
 }
 
