@@ -1,11 +1,17 @@
 //! Shutdown is a [`CancellationToken`] handed to every task at start. The
-//! binary cancels it on Ctrl-C or SIGTERM; tests cancel it directly. Tasks
-//! stop taking new work when it fires and finish what they hold.
+//! binary cancels it on Ctrl-C or SIGTERM (and, for commands that belong to
+//! a terminal, on SIGHUP); tests cancel it directly. Tasks stop taking new
+//! work when it fires and finish what they hold.
 
 pub use tokio_util::sync::CancellationToken as Shutdown;
 
 /// Completes on Ctrl-C or SIGTERM.
 pub async fn signal() {
+    until(false).await;
+}
+
+/// Completes on Ctrl-C or SIGTERM, and on SIGHUP when `hangup` is set.
+async fn until(hangup: bool) {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
@@ -26,18 +32,48 @@ pub async fn signal() {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
+    #[cfg(unix)]
+    let hung_up = async {
+        if !hangup {
+            return std::future::pending::<()>().await;
+        }
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGHUP");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let hung_up = std::future::pending::<()>();
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+        () = hung_up => {}
     }
 }
 
 /// A token that is cancelled when the process is asked to stop.
 pub fn on_signal() -> Shutdown {
+    token_until(false)
+}
+
+/// Like [`on_signal`], and also cancelled when the terminal goes away
+/// (SIGHUP): for commands run from a terminal that own child servers, so
+/// closing the window stops them as Ctrl-C would. Services under a
+/// supervisor keep the default ([`on_signal`]): `nohup` must keep them up.
+pub fn on_signal_or_hangup() -> Shutdown {
+    token_until(true)
+}
+
+fn token_until(hangup: bool) -> Shutdown {
     let token = Shutdown::new();
     let trigger = token.clone();
     tokio::spawn(async move {
-        signal().await;
+        until(hangup).await;
         tracing::info!("shutdown requested");
         trigger.cancel();
     });

@@ -69,8 +69,14 @@ pub enum Command {
         #[arg(value_enum)]
         role: Option<Role>,
     },
-    /// Make sure PostgreSQL, NATS and Redis are reachable, starting local ones in the background if not (used by scripts/test).
-    #[command(hide = true)]
+    /// The PostgreSQL, NATS and Redis the tests use: start them in the background, see what runs, stop them.
+    ///
+    /// `up` uses what already listens on 127.0.0.1 (ports 5432, 4222, 6379, or
+    /// the SYNCCHAIN_DEV_*_PORT variables) and starts the rest from the installed
+    /// binaries, with their data and logs in SYNCCHAIN_DEV_DIR (default .dev);
+    /// scripts/test runs it and stops what it started when the tests end.
+    /// A server whose SYNCCHAIN_TEST_*_URL is set is left to that URL.
+    /// Servers syncchain did not start are never stopped.
     Infra {
         #[command(subcommand)]
         command: InfraCommand,
@@ -118,12 +124,32 @@ pub enum AdminCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum InfraCommand {
-    /// Ensure PostgreSQL, NATS and Redis answer, starting missing ones detached (data and logs in SYNCCHAIN_DEV_DIR).
-    Up,
-    /// Stop the servers that `infra up` started (those it did not start are left alone).
-    Down,
+    /// Make sure PostgreSQL, NATS and Redis answer, starting missing ones in the background.
+    Up {
+        /// Write the servers this call started to FILE, one per line (for `infra down SERVER...`).
+        #[arg(long, value_name = "FILE")]
+        started: Option<std::path::PathBuf>,
+    },
+    /// Say, for each server, whether it listens and who started it.
+    Status,
+    /// Stop the servers syncchain left running (by `infra up`, or by a `syncchain dev` that was killed).
+    Down {
+        /// Stop only these (default: all three).
+        #[arg(value_enum)]
+        servers: Vec<InfraServer>,
+    },
+    /// Stop what `down` stops, then delete the dev folder's data, logs and secret (and a PostgreSQL cluster kept for it under /var/lib/syncchain).
+    Wipe,
+}
+
+/// The servers `infra` manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InfraServer {
+    Postgres,
+    Nats,
+    Redis,
 }
 
 #[cfg(test)]
@@ -145,6 +171,18 @@ mod tests {
                 target: MigrateTarget::All
             }
         ));
+    }
+
+    #[test]
+    fn infra_down_takes_the_servers_to_stop() {
+        let cli = Cli::try_parse_from(["syncchain", "infra", "down", "postgres", "nats"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Infra {
+                command: InfraCommand::Down { ref servers }
+            } if servers == &[InfraServer::Postgres, InfraServer::Nats]
+        ));
+        assert!(Cli::try_parse_from(["syncchain", "infra", "down", "mysql"]).is_err());
     }
 
     #[test]

@@ -98,6 +98,28 @@ async fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
     Ok(serve::reachable(first))
 }
 
+/// Polls `/readyz` at `target` until it answers 200 (then `true`), or
+/// `within` has passed or shutdown was asked for (then `false`).
+pub async fn wait_ready(
+    target: SocketAddr,
+    within: std::time::Duration,
+    shutdown: &syncchain_platform::shutdown::Shutdown,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if matches!(get(target, "/readyz").await, Ok(answer) if answer.status == 200) {
+            return true;
+        }
+        if shutdown.is_cancelled() || tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+            () = shutdown.cancelled() => return false,
+        }
+    }
+}
+
 struct Answer {
     status: u16,
     body: String,

@@ -42,8 +42,8 @@ enum Plan {
     Infra(cli::InfraCommand, DevConfig),
 }
 
-/// Settles the environment a command runs with. `dev` and `infra` get the
-/// dev folder's settings; `serve` in dev mode gets the dev folder's JWT
+/// Settles the environment a command runs with. `dev` gets the dev
+/// folder's settings and `infra` the tests' view of them; `serve` in dev mode gets the dev folder's JWT
 /// secret when none is configured. Nothing is started or written here.
 pub fn prepare(command: Command, mut env: Env) -> Result<Prepared, ConfigError> {
     let with_dev_settings = |env: &mut Env| -> Result<DevConfig, ConfigError> {
@@ -53,7 +53,10 @@ pub fn prepare(command: Command, mut env: Env) -> Result<Prepared, ConfigError> 
     };
     let plan = match command {
         Command::Dev => Plan::Dev(with_dev_settings(&mut env)?),
-        Command::Infra { command } => Plan::Infra(command, with_dev_settings(&mut env)?),
+        Command::Infra { command } => {
+            quiet_by_default(&mut env);
+            Plan::Infra(command, DevConfig::for_tests(&env)?)
+        }
         Command::Serve { role } if Mode::from_env(&env)? == Mode::Dev => {
             let config = DevConfig::from_env(&env)?;
             dev::config::use_dev_secret(&mut env, &config.dir);

@@ -191,14 +191,17 @@ async fn gateway(env: Env, shutdown: Shutdown) -> anyhow::Result<()> {
     until_stopped("gateway", run, &shutdown).await
 }
 
+/// How long `all` waits for the gateway to be ready before announcing it.
+const ANNOUNCE_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Runs every service and the gateway together; `on_ready` gets the
-/// gateway's addresses once all are up. Where a service's URL variable is
-/// unset, the others call it where it was actually bound (so
-/// `SYNCCHAIN_USERS_ADDR=127.0.0.1:0` works).
+/// gateway's addresses once its /readyz answers ready (every role is up and
+/// connected). Where a service's URL variable is unset, the others call it
+/// where it was actually bound (so `SYNCCHAIN_USERS_ADDR=127.0.0.1:0` works).
 pub async fn all(
     mut env: Env,
     shutdown: Shutdown,
-    on_ready: impl FnOnce(GatewayAddrs),
+    on_ready: impl FnOnce(GatewayAddrs) + Send + 'static,
 ) -> anyhow::Result<()> {
     let mut listeners = Vec::new();
     for service in Service::ALL {
@@ -228,8 +231,25 @@ pub async fn all(
     if failure.is_none() {
         match start_gateway(&env, gateway_listener, admin_listener, shutdown.clone()).await {
             Ok((addrs, run)) => {
-                on_ready(addrs);
                 running.push(until_stopped("gateway", run, &shutdown).boxed());
+                // Announced once the gateway answers ready, so the roles'
+                // start-up lines come before the address instead of burying
+                // it; or when it never does, after a while, announced anyway.
+                let waited = shutdown.clone();
+                running.push(
+                    async move {
+                        let ready = crate::health::wait_ready(
+                            reachable(addrs.admin),
+                            ANNOUNCE_WITHIN,
+                            &waited,
+                        );
+                        if ready.await || !waited.is_cancelled() {
+                            on_ready(addrs);
+                        }
+                        Ok(())
+                    }
+                    .boxed(),
+                );
             }
             Err(error) => failure = Some(error),
         }

@@ -20,6 +20,8 @@ pub const DATABASES: &[(&str, &str)] = &[
     ("SYNCCHAIN_PRODUCTS_DATABASE_URL", "syncchain_products"),
     ("SYNCCHAIN_ORDERS_DATABASE_URL", "syncchain_orders"),
 ];
+/// The parent of the PostgreSQL clusters kept outside their dev folders.
+pub const ELSEWHERE: &str = "/var/lib/syncchain";
 const NATS_URL_VAR: &str = "SYNCCHAIN_NATS_URL";
 const REDIS_URL_VAR: &str = "SYNCCHAIN_REDIS_URL";
 const SECRET_VAR: &str = "SYNCCHAIN_JWT_SECRET";
@@ -40,28 +42,88 @@ pub struct Manage {
     pub redis: bool,
 }
 
+/// Whom the local servers are for. It decides which URL variables, when
+/// set, mean a server is not dev's to manage, and which ones an error about
+/// a server names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `syncchain dev`: the services' URLs.
+    Dev,
+    /// `syncchain infra`, which scripts/test runs: the tests' URLs.
+    Tests,
+}
+
+impl Purpose {
+    /// The variable(s) that point at another PostgreSQL.
+    pub fn postgres_var(self) -> &'static str {
+        match self {
+            Self::Dev => {
+                "SYNCCHAIN_USERS_DATABASE_URL, SYNCCHAIN_PRODUCTS_DATABASE_URL and SYNCCHAIN_ORDERS_DATABASE_URL"
+            }
+            Self::Tests => "SYNCCHAIN_TEST_DATABASE_URL",
+        }
+    }
+
+    pub fn nats_var(self) -> &'static str {
+        match self {
+            Self::Dev => NATS_URL_VAR,
+            Self::Tests => "SYNCCHAIN_TEST_NATS_URL",
+        }
+    }
+
+    pub fn redis_var(self) -> &'static str {
+        match self {
+            Self::Dev => REDIS_URL_VAR,
+            Self::Tests => "SYNCCHAIN_TEST_REDIS_URL",
+        }
+    }
+
+    /// Who needs the server, for messages.
+    pub fn who(self) -> &'static str {
+        match self {
+            Self::Dev => "syncchain dev",
+            Self::Tests => "the tests",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DevConfig {
     /// Absolute path of the dev folder (data, logs, the JWT secret).
     pub dir: PathBuf,
     pub ports: Ports,
     pub manage: Manage,
+    pub purpose: Purpose,
 }
 
 impl DevConfig {
+    /// The settings of `syncchain dev`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             dir: dev_dir(env)?,
-            ports: Ports {
-                postgres: port(env, PG_PORT_VAR, 5432)?,
-                nats: port(env, NATS_PORT_VAR, 4222)?,
-                redis: port(env, REDIS_PORT_VAR, 6379)?,
-            },
+            ports: ports(env)?,
             manage: Manage {
                 postgres: DATABASES.iter().any(|(var, _)| env.raw(var).is_none()),
                 nats: env.raw(NATS_URL_VAR).is_none(),
                 redis: env.raw(REDIS_URL_VAR).is_none(),
             },
+            purpose: Purpose::Dev,
+        })
+    }
+
+    /// The settings of `syncchain infra`: the servers the tests use, unless
+    /// their `SYNCCHAIN_TEST_*_URL` points elsewhere.
+    pub fn for_tests(env: &Env) -> Result<Self, ConfigError> {
+        let purpose = Purpose::Tests;
+        Ok(Self {
+            dir: dev_dir(env)?,
+            ports: ports(env)?,
+            manage: Manage {
+                postgres: env.raw(purpose.postgres_var()).is_none(),
+                nats: env.raw(purpose.nats_var()).is_none(),
+                redis: env.raw(purpose.redis_var()).is_none(),
+            },
+            purpose,
         })
     }
 
@@ -102,8 +164,28 @@ impl DevConfig {
         }
     }
 
+    /// The PostgreSQL cluster's folder when the postgres user can reach
+    /// the dev folder (see `postgres::data_folder` for when it cannot).
     pub fn postgres_data(&self) -> PathBuf {
         self.dir.join("postgres")
+    }
+
+    /// Where the cluster is when it is not in the dev folder: a folder of
+    /// this dev folder's own under /var/lib/syncchain, named by a hash of
+    /// the dev folder's path so that two checkouts never share one.
+    pub fn postgres_data_elsewhere(&self) -> PathBuf {
+        PathBuf::from(ELSEWHERE)
+            .join(format!(
+                "dev-{:016x}",
+                fnv1a(self.dir.as_os_str().as_encoded_bytes())
+            ))
+            .join("postgres")
+    }
+
+    /// The file in the dev folder that names the cluster's folder when it
+    /// is elsewhere.
+    pub fn postgres_location_file(&self) -> PathBuf {
+        self.dir.join("postgres.location")
     }
 
     pub fn nats_store(&self) -> PathBuf {
@@ -166,6 +248,14 @@ pub fn use_dev_secret(env: &mut Env, dir: &Path) -> Option<PathBuf> {
     Some(file)
 }
 
+fn ports(env: &Env) -> Result<Ports, ConfigError> {
+    Ok(Ports {
+        postgres: port(env, PG_PORT_VAR, 5432)?,
+        nats: port(env, NATS_PORT_VAR, 4222)?,
+        redis: port(env, REDIS_PORT_VAR, 6379)?,
+    })
+}
+
 fn port(env: &Env, var: &str, default: u16) -> Result<u16, ConfigError> {
     let port = env.get(var, default)?;
     if port == 0 {
@@ -175,6 +265,13 @@ fn port(env: &Env, var: &str, default: u16) -> Result<u16, ConfigError> {
         ));
     }
     Ok(port)
+}
+
+/// FNV-1a, 64 bits: a stable name for a path (not a security measure).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -237,6 +334,34 @@ mod tests {
                 redis: false
             }
         );
+    }
+
+    #[test]
+    fn the_tests_manage_what_their_own_urls_leave_unset() {
+        let env = Env::from_pairs([
+            ("SYNCCHAIN_TEST_NATS_URL", "nats://elsewhere:4222"),
+            ("SYNCCHAIN_USERS_DATABASE_URL", "postgres://db/users"),
+        ]);
+        let config = DevConfig::for_tests(&env).unwrap();
+        assert_eq!(
+            config.manage,
+            Manage {
+                postgres: true,
+                nats: false,
+                redis: true
+            }
+        );
+    }
+
+    #[test]
+    fn clusters_kept_elsewhere_are_one_per_dev_folder() {
+        let at = |dir: &str| {
+            let env = Env::from_pairs([(DEV_DIR_VAR, dir)]);
+            DevConfig::from_env(&env).unwrap().postgres_data_elsewhere()
+        };
+        assert_eq!(at("/root/a/.dev"), at("/root/a/.dev"));
+        assert_ne!(at("/root/a/.dev"), at("/root/b/.dev"));
+        assert!(at("/root/a/.dev").starts_with(ELSEWHERE));
     }
 
     #[test]

@@ -17,20 +17,65 @@ use tokio::{net::TcpStream, time::Instant};
 use super::{
     config::DevConfig,
     nats, postgres,
-    process::{Launch, Probe, Supervised, stop_recorded},
+    process::{Launch, Probe, Record, Recorded, Supervised, recorded, stop_pid},
     redis,
 };
 
 /// What to install when a server is missing.
-pub const INSTALL: &str = "sudo apt-get install postgresql nats-server redis-server";
+pub const INSTALL: &str =
+    "sudo apt-get install --no-install-recommends postgresql nats-server redis-server";
 /// How long a server already listening may take to answer properly.
 const EXISTING_GRACE: Duration = Duration::from_secs(15);
 
-/// The servers this process started (attached ones only; detached ones are
-/// recorded in pid files instead).
+/// One of the three servers: its key (pid file, log and command-line name),
+/// what people call it, its program and the signal that stops it cleanly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Server {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub program: &'static str,
+    pub stop_signal: Signal,
+}
+
+pub const POSTGRES: Server = Server {
+    key: "postgres",
+    name: "PostgreSQL",
+    program: "postgres",
+    // SIGINT is PostgreSQL's "fast" shutdown: it ends open sessions instead
+    // of waiting for them (SIGTERM would wait).
+    stop_signal: Signal::INT,
+};
+pub const NATS: Server = Server {
+    key: "nats",
+    name: "NATS",
+    program: "nats-server",
+    // SIGINT, not SIGTERM: nats-server exits with status 0 on SIGINT and
+    // with 1 on SIGTERM, which would read as a failure in the logs.
+    stop_signal: Signal::INT,
+};
+pub const REDIS: Server = Server {
+    key: "redis",
+    name: "Redis",
+    program: "redis-server",
+    stop_signal: Signal::TERM,
+};
+/// In the order they are stopped (the reverse of starting).
+pub const SERVERS: [Server; 3] = [POSTGRES, NATS, REDIS];
+
+/// A server this process started and stops when it ends.
+#[derive(Debug)]
+struct Started {
+    server: Supervised,
+    pid_file: PathBuf,
+}
+
+/// The servers this process started: attached ones it stops itself,
+/// detached ones it leaves running (recorded in pid files).
 #[derive(Debug, Default)]
 pub struct Infra {
-    started: Vec<Supervised>,
+    started: Vec<Started>,
+    /// The servers started detached by this call, by key.
+    pub detached: Vec<&'static str>,
 }
 
 impl Infra {
@@ -60,47 +105,46 @@ impl Infra {
         shutdown: &Shutdown,
     ) -> anyhow::Result<()> {
         if config.manage.redis {
-            self.keep(
-                config,
-                redis::ensure(config, launch, shutdown).await?,
-                "redis",
-                launch,
-            )?;
+            take_over(config, REDIS, launch).await?;
+            let started = redis::ensure(config, launch, shutdown).await?;
+            self.keep(config, started, REDIS, launch)?;
         }
         if config.manage.nats {
-            self.keep(
-                config,
-                nats::ensure(config, launch, shutdown).await?,
-                "nats",
-                launch,
-            )?;
+            take_over(config, NATS, launch).await?;
+            let started = nats::ensure(config, launch, shutdown).await?;
+            self.keep(config, started, NATS, launch)?;
         }
         if config.manage.postgres {
-            self.keep(
-                config,
-                postgres::ensure(config, launch, shutdown).await?,
-                "postgres",
-                launch,
-            )?;
+            take_over(config, POSTGRES, launch).await?;
+            let started = postgres::ensure(config, launch, shutdown).await?;
+            self.keep(config, started, POSTGRES, launch)?;
         }
         Ok(())
     }
 
+    /// Records a server just started in its pid file: with this process as
+    /// its owner when attached, so that a later run can tell it was left
+    /// behind if this process dies without stopping it.
     fn keep(
         &mut self,
         config: &DevConfig,
         server: Option<Supervised>,
-        key: &str,
+        which: Server,
         launch: Launch,
     ) -> anyhow::Result<()> {
         let Some(server) = server else { return Ok(()) };
+        let pid_file = config.pid_file(which.key);
+        let record = Record {
+            pid: server.pid().unwrap_or_default(),
+            owner: (launch == Launch::Attached).then(std::process::id),
+        };
+        if let Err(error) = record.write(&pid_file) {
+            tracing::warn!(error = format!("{error:#}"), "the server runs unrecorded");
+        }
         match launch {
-            Launch::Attached => self.started.push(server),
+            Launch::Attached => self.started.push(Started { server, pid_file }),
             Launch::Detached => {
-                let pid_file = config.pid_file(key);
-                let pid = server.pid().map(|p| p.to_string()).unwrap_or_default();
-                std::fs::write(&pid_file, pid)
-                    .with_context(|| format!("cannot write {}", pid_file.display()))?;
+                self.detached.push(which.key);
                 server.detach();
             }
         }
@@ -113,7 +157,8 @@ impl Infra {
         if self.started.is_empty() {
             return std::future::pending().await;
         }
-        let waits = self.started.iter_mut().map(|server| {
+        let waits = self.started.iter_mut().map(|started| {
+            let server = &mut started.server;
             Box::pin(async move {
                 let status = server.exited().await;
                 let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
@@ -123,28 +168,118 @@ impl Infra {
         futures::future::select_all(waits).await.0
     }
 
-    /// Stops the started servers, newest first.
+    /// Stops the started servers, newest first, and removes their records.
     pub async fn stop(self) {
-        for server in self.started.into_iter().rev() {
-            server.stop().await;
+        for started in self.started.into_iter().rev() {
+            started.server.stop().await;
+            let _ = std::fs::remove_file(&started.pid_file);
         }
     }
 }
 
-/// Stops the servers `infra up` left running, found by their pid files.
-pub async fn down(config: &DevConfig) -> anyhow::Result<Vec<&'static str>> {
+/// Before looking for `server` on its port: a server of ours that a
+/// `syncchain dev` left behind when it was killed is restarted, so that
+/// this run owns it and stops it; one that `infra up` left running, or that
+/// another running dev owns, is used as found.
+async fn take_over(config: &DevConfig, server: Server, launch: Launch) -> anyhow::Result<()> {
+    match recorded(&config.pid_file(server.key), server.program) {
+        Recorded::Nothing => {}
+        Recorded::Orphaned(pid) => {
+            tracing::info!(
+                server = server.name,
+                pid,
+                "a syncchain dev that is gone left this server running; restarting it"
+            );
+            stop_pid(server.name, pid, server.stop_signal).await?;
+            let _ = std::fs::remove_file(config.pid_file(server.key));
+        }
+        Recorded::Detached(pid) if launch == Launch::Attached => tracing::info!(
+            server = server.name,
+            pid,
+            "using the server `syncchain infra up` left running; it keeps running after dev \
+             stops (`syncchain infra down` stops it)"
+        ),
+        Recorded::Detached(_) => {}
+        Recorded::Owned { pid, owner } => tracing::info!(
+            server = server.name,
+            pid,
+            owner,
+            "using the server another running syncchain dev started"
+        ),
+    }
+    Ok(())
+}
+
+/// Stops the servers syncchain left running (by `infra up`, or by a dev
+/// that is gone), found by their pid files; only those in `only` when it is
+/// not empty. Servers a running dev owns are left to it. Returns the names
+/// of those stopped.
+pub async fn down(config: &DevConfig, only: &[Server]) -> anyhow::Result<Vec<&'static str>> {
     let mut stopped = Vec::new();
-    let servers = [
-        ("postgres", "PostgreSQL", "postgres", Signal::INT),
-        ("nats", "NATS", "nats-server", Signal::TERM),
-        ("redis", "Redis", "redis-server", Signal::TERM),
-    ];
-    for (key, name, program, signal) in servers {
-        if stop_recorded(name, &config.pid_file(key), program, signal).await? {
-            stopped.push(name);
+    for server in SERVERS {
+        if !only.is_empty() && !only.contains(&server) {
+            continue;
+        }
+        let pid_file = config.pid_file(server.key);
+        match recorded(&pid_file, server.program) {
+            Recorded::Detached(pid) | Recorded::Orphaned(pid) => {
+                stop_pid(server.name, pid, server.stop_signal).await?;
+                let _ = std::fs::remove_file(&pid_file);
+                stopped.push(server.name);
+            }
+            Recorded::Owned { owner, .. } => {
+                println!(
+                    "{} belongs to the syncchain dev running as pid {owner}: stop that one instead",
+                    server.name
+                );
+            }
+            Recorded::Nothing => {}
         }
     }
     Ok(stopped)
+}
+
+/// One line per server: where it is and who started it.
+pub async fn status(config: &DevConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    for server in SERVERS.into_iter().rev() {
+        let port = match server.key {
+            "postgres" => config.ports.postgres,
+            "nats" => config.ports.nats,
+            _ => config.ports.redis,
+        };
+        let up = listening(port).await;
+        let whose = match recorded(&config.pid_file(server.key), server.program) {
+            Recorded::Detached(pid) => format!(
+                "started by `syncchain infra up` (pid {pid}); `syncchain infra down` stops it"
+            ),
+            Recorded::Owned { pid, owner } => {
+                format!("started by the syncchain dev running as pid {owner} (pid {pid})")
+            }
+            Recorded::Orphaned(pid) => format!(
+                "left running by a syncchain dev that is gone (pid {pid}); \
+                 `syncchain infra down` stops it, the next dev restarts it"
+            ),
+            Recorded::Nothing if up => "not started by syncchain: left alone".to_owned(),
+            Recorded::Nothing => "not running".to_owned(),
+        };
+        let managed = match server.key {
+            "postgres" => config.manage.postgres,
+            "nats" => config.manage.nats,
+            _ => config.manage.redis,
+        };
+        let note = if managed {
+            String::new()
+        } else {
+            " (its URL is set: syncchain does not manage it)".to_owned()
+        };
+        let state = if up { "listening" } else { "nothing listening" };
+        lines.push(format!(
+            "{:<10} 127.0.0.1:{port:<5}  {state}, {whose}{note}",
+            server.name
+        ));
+    }
+    lines
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.

@@ -2,8 +2,11 @@
 //! NATS and Redis already listening on their usual ports, or starts private
 //! ones with their data in the dev folder; generates the JWT secret once;
 //! runs every service in this process (each creates and migrates its own
-//! database as it starts); prints the GraphQL URL; and on Ctrl-C stops the
-//! services, then the servers it started, leaving alone those it found.
+//! database as it starts); prints the GraphQL URL; and on Ctrl-C, SIGTERM or
+//! SIGHUP stops the services, then the servers it started, leaving alone
+//! those it found. The servers it starts are recorded with it as their
+//! owner, so that after a hard kill the next run restarts them as its own
+//! (and `syncchain infra down` can stop them).
 
 pub mod config;
 pub mod infra;
@@ -22,10 +25,11 @@ use process::Launch;
 
 use crate::serve;
 
-/// Runs the dev system until Ctrl-C or SIGTERM. `env` already has the dev
+/// Runs the dev system until Ctrl-C, SIGTERM or SIGHUP (the terminal
+/// closing). `env` already has the dev
 /// settings applied (see [`DevConfig::apply`]).
 pub async fn run(config: DevConfig, env: Env) -> anyhow::Result<()> {
-    let shutdown = shutdown::on_signal();
+    let shutdown = shutdown::on_signal_or_hangup();
     infra::create_dir(&config.dir)?;
     ensure_dev_secret(&config, &env)?;
     let mut infra = match Infra::ensure(&config, Launch::Attached, &shutdown).await {

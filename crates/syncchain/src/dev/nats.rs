@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use rustix::process::Signal;
 use syncchain_platform::shutdown::Shutdown;
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
@@ -27,8 +26,9 @@ pub async fn ensure(
         infra::check_existing("NATS", port, || probe(port)).await?;
         return Ok(None);
     }
-    let program = infra::find_program("nats-server")
-        .ok_or_else(|| infra::not_installed("NATS", "nats-server", port, "SYNCCHAIN_NATS_URL"))?;
+    let program = infra::find_program("nats-server").ok_or_else(|| {
+        infra::not_installed("NATS", "nats-server", port, config.purpose.nats_var())
+    })?;
     let store = config.nats_store();
     infra::create_dir(&store)?;
     let mut command = tokio::process::Command::new(program);
@@ -39,7 +39,7 @@ pub async fn ensure(
         name: "nats-server",
         command,
         log: config.log_file("nats"),
-        stop_signal: Signal::TERM,
+        stop_signal: infra::NATS.stop_signal,
         ready_within: Duration::from_secs(30),
     };
     infra::start(spec, launch, shutdown, || probe(port))
@@ -81,7 +81,7 @@ fn greeting(port: u16, line: &str) -> Probe {
         Probe::Unsuitable(format!(
             "the NATS server on 127.0.0.1:{port} runs without JetStream, which syncchain needs. \
              Restart it with `-js` (or add `jetstream: enabled` to its configuration), \
-             or stop it (e.g. `sudo systemctl disable --now nats-server`) so that syncchain dev starts its own"
+             or stop it (e.g. `sudo systemctl disable --now nats-server`) so that syncchain starts its own"
         ))
     }
 }

@@ -2,8 +2,10 @@
 //! `initdb` (trust authentication, user `postgres`, like the shared servers
 //! the services expect in development) and started listening on 127.0.0.1
 //! only. PostgreSQL refuses to run as root; when syncchain runs as root it
-//! runs `initdb` and `postgres` as the `postgres` system user instead, hands
-//! it the data folder and makes sure it can reach it.
+//! runs `initdb` and `postgres` as the `postgres` system user instead, and
+//! keeps the cluster where that user can reach it without changing any
+//! folder's permissions: in the dev folder when it can, else under
+//! /var/lib/syncchain (a checkout in /root, mode 700, is out of its reach).
 
 use std::{
     os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt},
@@ -12,12 +14,12 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use rustix::process::{Signal, geteuid};
+use rustix::process::geteuid;
 use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 use syncchain_platform::shutdown::Shutdown;
 
 use super::{
-    config::DevConfig,
+    config::{DevConfig, Purpose},
     infra::{self, Spec},
     process::{Launch, Probe, Supervised},
 };
@@ -31,25 +33,23 @@ pub async fn ensure(
     shutdown: &Shutdown,
 ) -> anyhow::Result<Option<Supervised>> {
     let port = config.ports.postgres;
+    let purpose = config.purpose;
     if infra::listening(port).await {
-        infra::check_existing("PostgreSQL", port, || probe(port)).await?;
+        infra::check_existing("PostgreSQL", port, || probe(port, purpose)).await?;
         return Ok(None);
     }
-    let data = config.postgres_data();
+    let owner = Owner::current()?;
+    let data = data_folder(config, owner.as_ref())?;
     let binaries = Binaries::find(&data).ok_or_else(|| {
         infra::not_installed(
             "PostgreSQL",
             "postgres and initdb in /usr/lib/postgresql/*/bin or on PATH",
             port,
-            "SYNCCHAIN_USERS_DATABASE_URL",
+            purpose.postgres_var(),
         )
     })?;
-    let owner = Owner::current()?;
     if !data.join("PG_VERSION").exists() {
         initdb(&binaries, &data, owner.as_ref()).await?;
-    }
-    if let Some(owner) = &owner {
-        owner.make_reachable(&data)?;
     }
     let mut command = tokio::process::Command::new(&binaries.postgres);
     command
@@ -72,18 +72,44 @@ pub async fn ensure(
         name: "postgres",
         command,
         log: config.log_file("postgres"),
-        // SIGINT is PostgreSQL's "fast" shutdown: it ends open sessions
-        // instead of waiting for them (SIGTERM would wait).
-        stop_signal: Signal::INT,
+        stop_signal: infra::POSTGRES.stop_signal,
         ready_within: Duration::from_secs(60),
     };
-    infra::start(spec, launch, shutdown, || probe(port))
+    infra::start(spec, launch, shutdown, || probe(port, purpose))
         .await
         .map(Some)
 }
 
+/// The cluster's folder (see the module's documentation). When it is not
+/// in the dev folder, the dev folder names it in `postgres.location`.
+fn data_folder(config: &DevConfig, owner: Option<&Owner>) -> anyhow::Result<PathBuf> {
+    let inside = config.postgres_data();
+    let Some(owner) = owner else {
+        return Ok(inside);
+    };
+    if owner.reaches(&inside) {
+        return Ok(inside);
+    }
+    let elsewhere = config.postgres_data_elsewhere();
+    if let Some(parent) = elsewhere.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let location = config.postgres_location_file();
+    std::fs::write(&location, format!("{}\n", elsewhere.display()))
+        .with_context(|| format!("cannot write {}", location.display()))?;
+    tracing::info!(
+        data = %elsewhere.display(),
+        "the postgres user cannot reach the dev folder: the PostgreSQL data lives here instead"
+    );
+    Ok(elsewhere)
+}
+
 /// Connects as `postgres` without a password, as the services will.
-pub async fn probe(port: u16) -> Probe {
+pub async fn probe(port: u16, purpose: Purpose) -> Probe {
     let options = PgConnectOptions::new()
         .host("127.0.0.1")
         .port(port)
@@ -102,10 +128,12 @@ pub async fn probe(port: u16) -> Probe {
             Some("57P03") => Probe::NotYet(e.message().to_owned()),
             Some("28P01" | "28000") => Probe::Unsuitable(format!(
                 "the PostgreSQL server on 127.0.0.1:{port} does not let user postgres in without a password ({}). \
-                 syncchain dev needs one that trusts local connections: stop that server so that dev starts its own \
-                 (on Debian: `sudo pg_ctlcluster <version> main stop`), or set SYNCCHAIN_USERS_DATABASE_URL \
+                 {} needs one that trusts local connections: stop that server so that syncchain starts its own \
+                 (on Debian: `sudo pg_ctlcluster <version> main stop`), or set {} \
                  to a URL with credentials",
-                e.message()
+                e.message(),
+                purpose.who(),
+                purpose.postgres_var(),
             )),
             _ => Probe::Unsuitable(format!(
                 "the PostgreSQL server on 127.0.0.1:{port} refuses connections as user postgres ({})",
@@ -204,7 +232,6 @@ async fn initdb(binaries: &Binaries, data: &Path, owner: Option<&Owner>) -> anyh
         .kill_on_drop(true);
     if let Some(owner) = owner {
         owner.own(&staging)?;
-        owner.make_reachable(&staging)?;
         command.uid(owner.uid).gid(owner.gid);
     }
     tracing::info!(data = %data.display(), "creating the local PostgreSQL cluster");
@@ -272,14 +299,14 @@ impl Owner {
             .with_context(|| format!("cannot hand {} to the postgres user", path.display()))
     }
 
-    /// Gives this user what it needs to reach `path`: the search permission
-    /// on every folder above it (a project under /root lacks it), without
-    /// the right to list them.
-    fn make_reachable(&self, path: &Path) -> anyhow::Result<()> {
-        for dir in path.ancestors().skip(1) {
-            let meta = dir
-                .metadata()
-                .with_context(|| format!("cannot inspect {}", dir.display()))?;
+    /// Whether this user can reach `path`: the search permission on every
+    /// folder above it.
+    fn reaches(&self, path: &Path) -> bool {
+        path.ancestors().skip(1).all(|dir| {
+            let Ok(meta) = dir.metadata() else {
+                // Not made yet: it will be made by root with mode 755.
+                return true;
+            };
             let needed = if meta.uid() == self.uid {
                 0o100
             } else if meta.gid() == self.gid {
@@ -287,17 +314,8 @@ impl Owner {
             } else {
                 0o001
             };
-            let mode = meta.permissions().mode();
-            if mode & needed == 0 {
-                let mut permissions = meta.permissions();
-                permissions.set_mode(mode | needed);
-                std::fs::set_permissions(dir, permissions).with_context(|| {
-                    format!("cannot let the postgres user through {}", dir.display())
-                })?;
-                tracing::warn!(folder = %dir.display(), "let the postgres user through a folder to reach the dev data");
-            }
-        }
-        Ok(())
+            meta.permissions().mode() & needed != 0
+        })
     }
 }
 

@@ -177,27 +177,85 @@ fn pid_of(id: u32) -> Option<Pid> {
     i32::try_from(id).ok().and_then(Pid::from_raw)
 }
 
-/// Stops a background server recorded in `pid_file` (by `infra up`), when
-/// that process is still the named program. Returns whether one was stopped.
-pub async fn stop_recorded(
-    name: &'static str,
-    pid_file: &Path,
-    program: &str,
-    signal: Signal,
-) -> anyhow::Result<bool> {
+/// A server syncchain started, as its pid file records it: the server's pid
+/// and, when a running `syncchain dev` owns it, that process's pid. A server
+/// without an owner was left running on purpose (`syncchain infra up`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    pub pid: u32,
+    pub owner: Option<u32>,
+}
+
+/// What a pid file says now, checked against the running processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// No pid file, or its server is gone (the file is removed then).
+    Nothing,
+    /// Left running by `syncchain infra up`: used, stopped by `infra down`.
+    Detached(u32),
+    /// Owned by a `syncchain dev` that still runs: it stops the server.
+    Owned { pid: u32, owner: u32 },
+    /// Owned by a `syncchain dev` that is gone (killed, or its machine
+    /// slept through the stop): nobody stops it unless taken over.
+    Orphaned(u32),
+}
+
+impl Record {
+    pub fn write(self, pid_file: &Path) -> anyhow::Result<()> {
+        let text = match self.owner {
+            Some(owner) => format!("{} {owner}\n", self.pid),
+            None => format!("{}\n", self.pid),
+        };
+        std::fs::write(pid_file, text)
+            .with_context(|| format!("cannot write {}", pid_file.display()))
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut fields = text.split_whitespace();
+        let pid = fields.next()?.parse().ok()?;
+        let owner = match fields.next() {
+            Some(owner) => Some(owner.parse().ok()?),
+            None => None,
+        };
+        Some(Self { pid, owner })
+    }
+}
+
+/// Reads `pid_file` for a server running `program`. A file whose process is
+/// gone, or is now another program (the pid was reused), is removed.
+pub fn recorded(pid_file: &Path, program: &str) -> Recorded {
     let Ok(text) = std::fs::read_to_string(pid_file) else {
-        return Ok(false);
+        return Recorded::Nothing;
     };
-    let _ = std::fs::remove_file(pid_file);
-    let Some(pid) = text.trim().parse::<u32>().ok().and_then(pid_of) else {
-        return Ok(false);
+    let Some(record) = Record::parse(&text).filter(|r| runs(r.pid, program)) else {
+        let _ = std::fs::remove_file(pid_file);
+        return Recorded::Nothing;
     };
-    // The pid may have been reused since: only signal the program we started.
+    match record.owner {
+        None => Recorded::Detached(record.pid),
+        Some(owner) if runs(owner, "syncchain") => Recorded::Owned {
+            pid: record.pid,
+            owner,
+        },
+        Some(_) => Recorded::Orphaned(record.pid),
+    }
+}
+
+/// Whether `pid` is alive and runs `program` (by its command name).
+fn runs(pid: u32, program: &str) -> bool {
+    let Some(pid) = pid_of(pid) else { return false };
+    // The command name is cut at 15 characters by the kernel.
     let comm =
         std::fs::read_to_string(format!("/proc/{}/comm", pid.as_raw_pid())).unwrap_or_default();
-    if !comm.trim().starts_with(program) {
-        return Ok(false);
-    }
+    let wanted = &program[..program.len().min(15)];
+    alive(pid) && comm.trim() == wanted
+}
+
+/// Stops the server `pid` with `signal` and waits until it is gone.
+pub async fn stop_pid(name: &str, pid: u32, signal: Signal) -> anyhow::Result<()> {
+    let Some(pid) = pid_of(pid) else {
+        return Ok(());
+    };
     kill_process(pid, signal)
         .with_context(|| format!("cannot stop {name} (pid {})", pid.as_raw_pid()))?;
     let deadline = Instant::now() + STOP_GRACE;
@@ -212,7 +270,7 @@ pub async fn stop_recorded(
         tokio::time::sleep(POLL).await;
     }
     tracing::info!(server = name, "stopped local server");
-    Ok(true)
+    Ok(())
 }
 
 /// Whether `pid` still runs. A zombie counts as gone: when syncchain is not

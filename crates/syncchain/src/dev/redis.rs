@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use rustix::process::Signal;
 use syncchain_platform::shutdown::Shutdown;
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
@@ -23,12 +22,13 @@ pub async fn ensure(
     shutdown: &Shutdown,
 ) -> anyhow::Result<Option<Supervised>> {
     let port = config.ports.redis;
+    let url_var = config.purpose.redis_var();
     if infra::listening(port).await {
-        infra::check_existing("Redis", port, || probe(port)).await?;
+        infra::check_existing("Redis", port, || probe(port, url_var)).await?;
         return Ok(None);
     }
     let program = infra::find_program("redis-server").ok_or_else(|| {
-        infra::not_installed("Redis", "redis-server", port, "SYNCCHAIN_REDIS_URL")
+        infra::not_installed("Redis", "redis-server", port, config.purpose.redis_var())
     })?;
     let dir = config.redis_dir();
     infra::create_dir(&dir)?;
@@ -49,16 +49,16 @@ pub async fn ensure(
         name: "redis-server",
         command,
         log: config.log_file("redis"),
-        stop_signal: Signal::TERM,
+        stop_signal: infra::REDIS.stop_signal,
         ready_within: Duration::from_secs(30),
     };
-    infra::start(spec, launch, shutdown, || probe(port))
+    infra::start(spec, launch, shutdown, || probe(port, url_var))
         .await
         .map(Some)
 }
 
 /// Sends `PING` and reads the answer.
-pub async fn probe(port: u16) -> Probe {
+pub async fn probe(port: u16, url_var: &str) -> Probe {
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
         stream.write_all(b"PING\r\n").await?;
@@ -69,13 +69,13 @@ pub async fn probe(port: u16) -> Probe {
         Ok::<_, std::io::Error>(line)
     };
     match tokio::time::timeout(Duration::from_secs(2), exchange).await {
-        Ok(Ok(line)) => answer(port, &line),
+        Ok(Ok(line)) => answer(port, url_var, &line),
         Ok(Err(e)) => Probe::NotYet(e.to_string()),
         Err(_) => Probe::NotYet("no answer".into()),
     }
 }
 
-fn answer(port: u16, line: &str) -> Probe {
+fn answer(port: u16, url_var: &str, line: &str) -> Probe {
     let line = line.trim();
     if line == "+PONG" {
         Probe::Ready
@@ -84,7 +84,7 @@ fn answer(port: u16, line: &str) -> Probe {
     } else if line.starts_with("-NOAUTH") || line.starts_with("-WRONGPASS") {
         Probe::Unsuitable(format!(
             "the Redis server on 127.0.0.1:{port} requires a password; \
-             set SYNCCHAIN_REDIS_URL=redis://:PASSWORD@127.0.0.1:{port}, or stop it so that syncchain dev starts its own"
+             set {url_var}=redis://:PASSWORD@127.0.0.1:{port}, or stop it so that syncchain starts its own"
         ))
     } else {
         Probe::Unsuitable(format!(
@@ -99,16 +99,23 @@ mod tests {
 
     #[test]
     fn pong_is_ready_and_loading_is_not_yet() {
-        assert!(matches!(answer(6379, "+PONG\r\n"), Probe::Ready));
         assert!(matches!(
-            answer(6379, "-LOADING Redis is loading"),
+            answer(6379, "SYNCCHAIN_REDIS_URL", "+PONG\r\n"),
+            Probe::Ready
+        ));
+        assert!(matches!(
+            answer(6379, "SYNCCHAIN_REDIS_URL", "-LOADING Redis is loading"),
             Probe::NotYet(_)
         ));
     }
 
     #[test]
     fn a_password_protected_server_is_unsuitable_and_says_what_to_do() {
-        let Probe::Unsuitable(reason) = answer(6379, "-NOAUTH Authentication required.") else {
+        let Probe::Unsuitable(reason) = answer(
+            6379,
+            "SYNCCHAIN_REDIS_URL",
+            "-NOAUTH Authentication required.",
+        ) else {
             panic!("expected unsuitable");
         };
         assert!(reason.contains("SYNCCHAIN_REDIS_URL"), "{reason}");

@@ -70,6 +70,81 @@ async fn dev_starts_private_servers_serves_graphql_and_stops_them_on_sigterm() {
 }
 
 #[tokio::test]
+async fn after_a_hard_kill_the_next_dev_restarts_its_servers_and_a_hangup_stops_them() {
+    let setup = DevSetup::new();
+    let mut env = setup.env();
+    for role in roles::ALL {
+        env.push((role.addr_var.into(), "127.0.0.1:0".into()));
+    }
+    env.push(("SYNCCHAIN_PASSWORD_HASH_CONCURRENCY".into(), "1".into()));
+    let mut first = Running::start(&["dev"], &env);
+    let up = first
+        .line_after("GraphQL at ", Duration::from_secs(120))
+        .await;
+    assert!(up.is_some(), "dev did not come up:\n{}", first.output());
+
+    // A hard kill leaves the servers running, with no one to stop them...
+    first.signal(Signal::KILL);
+    let _ = first.wait(Duration::from_secs(10)).await;
+    for port in setup.ports() {
+        assert!(listening(port).await, "{port} stopped with dev?");
+    }
+    let status = run_with(&["infra", "status"], &setup.env()).await;
+    assert_eq!(
+        stdout(&status)
+            .matches("left running by a syncchain dev that is gone")
+            .count(),
+        3,
+        "{}",
+        stdout(&status)
+    );
+
+    // ...until the next dev takes them back.
+    let mut second = Running::start(&["dev"], &env);
+    let up = second
+        .line_after("GraphQL at ", Duration::from_secs(120))
+        .await;
+    assert!(
+        up.is_some(),
+        "dev did not come up again:\n{}",
+        second.output()
+    );
+    assert_eq!(
+        second
+            .output()
+            .matches("left this server running; restarting it")
+            .count(),
+        3,
+        "{}",
+        second.output()
+    );
+
+    // Closing the terminal stops dev and everything it started.
+    second.signal(Signal::HUP);
+    let exit = second.wait(Duration::from_secs(60)).await;
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "dev exited with {exit:?}:\n{}",
+        second.output()
+    );
+    for port in setup.ports() {
+        assert!(
+            !listening(port).await,
+            "still listening on {port} after SIGHUP"
+        );
+    }
+    let status = run_with(&["infra", "status"], &setup.env()).await;
+    assert_eq!(
+        stdout(&status)
+            .matches("nothing listening, not running")
+            .count(),
+        3,
+        "{}",
+        stdout(&status)
+    );
+}
+
+#[tokio::test]
 async fn dev_refuses_a_server_on_its_port_that_is_not_the_right_kind() {
     // Something listens where NATS belongs, but it does not speak NATS.
     let setup = DevSetup::new();
