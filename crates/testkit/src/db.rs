@@ -1,9 +1,12 @@
 //! A database of its own for every test, on the shared Postgres server, so
 //! tests run in parallel and never see each other's rows.
 //!
-//! Databases are named `sctest_<uuid v7>`; the UUID's timestamp tells their
-//! age, and the first call in a test process drops those older than a few
-//! hours, left behind by earlier runs, so they do not pile up.
+//! Databases are named `sctest_<uuid v7>`. Each is dropped when its test
+//! process ends, or by a later process when that one was killed (see
+//! [`crate::ledger`]). As a fallback for databases no ledger lists (made on
+//! another machine, or with the ledger folder wiped), the first call in a
+//! test process also drops those older than a few hours, by the UUID's
+//! timestamp.
 
 use std::{str::FromStr, time::Duration};
 
@@ -44,6 +47,10 @@ pub async fn fresh_database() -> (PgPool, String) {
     SWEPT.get_or_init(|| drop_stale(&mut admin)).await;
 
     let name = format!("{PREFIX}{}", Uuid::now_v7().simple());
+    crate::ledger::record(&crate::ledger::Entry::Database {
+        server: server.clone(),
+        name: name.clone(),
+    });
     create(&mut admin, &name).await;
     let _ = admin.close().await;
 

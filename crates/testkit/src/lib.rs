@@ -1,7 +1,8 @@
 //! Helpers for syncchain's integration tests, which talk to real Postgres,
 //! NATS and Redis. Every test gets its own database and its own event
 //! namespace, so tests run in parallel against the shared servers; tests
-//! that stop a dependency start a private server process instead. Nothing
+//! that stop a dependency start a private server process instead. What a
+//! test process made on the shared servers is removed when it ends. Nothing
 //! here sleeps for a fixed time: waiting is polling with a deadline.
 //!
 //! Helpers panic with a message that says what to fix: in a test, a panic
@@ -10,6 +11,7 @@
 use std::{future::Future, time::Duration};
 
 pub mod db;
+pub mod ledger;
 pub mod nats_server;
 pub mod process;
 pub mod proxy;
@@ -23,10 +25,18 @@ pub const NATS_URL_VAR: &str = "SYNCCHAIN_TEST_NATS_URL";
 pub const REDIS_URL_VAR: &str = "SYNCCHAIN_TEST_REDIS_URL";
 
 /// A fresh event namespace (`t` and 12 hex digits), so a test's subjects
-/// and streams are its own.
+/// and streams are its own (tests use it as their Redis prefix too). Its
+/// streams on the test NATS and its keys on the test Redis are deleted when
+/// the test process ends ([`ledger`]).
 pub fn namespace() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("t{}", &id[..12])
+    let namespace = format!("t{}", &id[..12]);
+    ledger::record(&ledger::Entry::Namespace {
+        nats: nats_url(),
+        redis: redis_url(),
+        namespace: namespace.clone(),
+    });
+    namespace
 }
 
 /// The shared NATS server: `SYNCCHAIN_TEST_NATS_URL` or `nats://127.0.0.1:4222`.

@@ -45,10 +45,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let redis_prefix = extra
         .iter()
         .find(|(k, _)| *k == "SYNCCHAIN_REDIS_PREFIX")
-        .map_or_else(
-            || format!("sctest-{}", Uuid::new_v4().simple()),
-            |(_, v)| (*v).to_owned(),
-        );
+        .map_or_else(syncchain_testkit::namespace, |(_, v)| (*v).to_owned());
     let redis_url = syncchain_testkit::redis_url();
     let mut vars = vec![
         ("SYNCCHAIN_PRODUCTS_DB_MAX_CONNECTIONS", "5"),
