@@ -40,6 +40,31 @@ check_settings_exist() {
     return $missing
 }
 
+# Prints the path of TOOL in the virtualenv VENV, first making the
+# virtualenv and installing into it with one `pip install` per remaining
+# argument (each split into words) when TOOL is not there yet. Fails with
+# what to install when Python cannot make a virtualenv.
+venv_tool() {
+    local venv=$1 tool=$2 spec
+    shift 2
+    if [ -x "$venv/bin/$tool" ]; then
+        echo "$venv/bin/$tool"
+        return
+    fi
+    echo "check-deploy: installing $* into $venv" >&2
+    if ! python3 -m venv "$venv" >&2 2>/dev/null; then
+        rm -rf "$venv"
+        echo "check-deploy: cannot make a Python virtualenv with python3 -m venv;" \
+            "install python3 with venv (Debian: apt-get install python3-venv)" >&2
+        return 1
+    fi
+    for spec in "$@"; do
+        # shellcheck disable=SC2086 # a spec may hold options and a package
+        "$venv/bin/pip" install -q $spec >&2 || return 1
+    done
+    echo "$venv/bin/$tool"
+}
+
 # A Python with PyYAML, for the checks that read the rendered files.
 yaml_python() {
     if python3 -c 'import yaml' >/dev/null 2>&1; then
@@ -47,11 +72,9 @@ yaml_python() {
         return
     fi
     if ! "$K8S_VENV/bin/python" -c 'import yaml' >/dev/null 2>&1; then
-        echo "check-deploy: installing PyYAML into $K8S_VENV" >&2
-        [ -x "$K8S_VENV/bin/python" ] || python3 -m venv "$K8S_VENV" >&2
-        "$K8S_VENV/bin/pip" install -q pyyaml >&2
+        rm -rf "$K8S_VENV"
     fi
-    echo "$K8S_VENV/bin/python"
+    venv_tool "$K8S_VENV" python pyyaml
 }
 
 # Checks the syncchain containers in a rendered file against
@@ -126,17 +149,11 @@ compose_tools() {
         command -v docker-compose
         return
     fi
-    if [ ! -x "$COMPOSE_VENV/bin/docker-compose" ]; then
-        echo "check-deploy: installing docker-compose into $COMPOSE_VENV" >&2
-        python3 -m venv "$COMPOSE_VENV" >&2
-        # docker-compose 1.29 needs PyYAML<6, whose last release (5.4.1)
-        # does not build under pip's build isolation (Cython 3); built
-        # without it, and without Cython, it installs in pure Python.
-        "$COMPOSE_VENV/bin/pip" install -q wheel >&2
-        "$COMPOSE_VENV/bin/pip" install -q --no-build-isolation 'PyYAML==5.4.1' >&2
-        "$COMPOSE_VENV/bin/pip" install -q docker-compose >&2
-    fi
-    echo "$COMPOSE_VENV/bin/docker-compose"
+    # docker-compose 1.29 needs PyYAML<6, whose last release (5.4.1) does
+    # not build under pip's build isolation (Cython 3); built without it,
+    # and without Cython, it installs in pure Python.
+    venv_tool "$COMPOSE_VENV" docker-compose wheel \
+        "--no-build-isolation PyYAML==5.4.1" docker-compose
 }
 
 # Runs `compose --env-file ENV -f compose.yaml config` with nothing else in
@@ -148,7 +165,7 @@ compose_config() {
 }
 
 check_compose() {
-    local out var tool required
+    local out var tool tools required
     out=$(mktemp -d)
     trap 'rm -rf "${out:-}"; trap - RETURN' RETURN
 
@@ -169,6 +186,7 @@ check_compose() {
         sed -i -E "s/^$var=.*/$var=check-deploy-dummy-0123456789abcdef0123456789abcdef/" "$out/filled.env"
     done
 
+    tools=$(compose_tools) || return 1
     while IFS= read -r tool; do
         echo "check-deploy: $tool config, with .env.example as it is (must refuse)"
         if compose_config "$tool" .env.example >"$out/refused.yaml" 2>"$out/refused.log"; then
@@ -186,7 +204,7 @@ check_compose() {
             return 1
         fi
         check_workloads compose "$out/rendered.yaml" compose.yaml || return 1
-    done < <(compose_tools)
+    done <<<"$tools"
 }
 # ---- end of Compose -------------------------------------------------------
 
@@ -207,12 +225,7 @@ k8s_validator() {
         command -v kubernetes-validate
         return
     fi
-    if [ ! -x "$K8S_VENV/bin/kubernetes-validate" ]; then
-        echo "check-deploy: installing kubernetes-validate into $K8S_VENV" >&2
-        python3 -m venv "$K8S_VENV" >&2
-        "$K8S_VENV/bin/pip" install -q kubernetes-validate >&2
-    fi
-    echo "$K8S_VENV/bin/kubernetes-validate"
+    venv_tool "$K8S_VENV" kubernetes-validate kubernetes-validate
 }
 
 check_k8s() {
@@ -221,7 +234,7 @@ check_k8s() {
         return 0
     fi
     local validator overlay out
-    validator=$(k8s_validator)
+    validator=$(k8s_validator) || return 1
     out=$(mktemp -d)
     trap 'rm -rf "${out:-}"; trap - RETURN' RETURN
     for overlay in deploy/k8s/overlays/*/; do

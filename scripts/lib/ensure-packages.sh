@@ -9,7 +9,7 @@
 #
 # With --tests, nats-server and redis-server are installed even when
 # something already listens on their ports: some tests stop and restart
-# private servers of their own.
+# private servers of their own; and python3-venv, for the deployment checks.
 #
 # When this script installs postgresql, nats-server or redis-server itself,
 # it stops the system services Debian starts for them: that PostgreSQL asks
@@ -58,7 +58,7 @@ stop_service() {
     else
         return 0
     fi
-    echo "Stopped and disabled the $1 service apt started ($2)." >&2
+    echo "The $1 service apt installs is stopped and will not start at boot ($2)." >&2
 }
 
 install_missing() {
@@ -67,6 +67,11 @@ install_missing() {
     if { $for_tests || ! listening "$nats_port"; } && ! have nats-server; then packages+=(nats-server); fi
     if { $for_tests || ! listening "$redis_port"; } && ! have redis-server; then packages+=(redis-server); fi
     if ! have cc; then packages+=(build-essential pkg-config); fi
+    # The deployment checks install docker-compose and kubernetes-validate
+    # into virtualenvs (scripts/lib/check-deploy.sh).
+    if $for_tests && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        packages+=(python3-venv)
+    fi
 
     if [ ${#packages[@]} -eq 0 ]; then
         return 0
