@@ -30,11 +30,19 @@
 //! them, so it carries on without a restart. Each pull reports to
 //! [`JetStreamHealth`], so `/readyz` is not ready while it cannot bind.
 //!
+//! Each consumer counts its messages by outcome (applied, duplicate,
+//! retried, parked), its redeliveries and how long each message took, and
+//! reads JetStream's pending and unacknowledged counts at most every few
+//! seconds ([`ConsumerMetrics`]).
+//!
 //! Nothing a message does stops the loop: errors, even panics of a handler,
 //! end in a retry or a dead letter. On shutdown the consumer stops pulling,
 //! finishes the message in hand and hands the rest of its batch back.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_nats::jetstream::{
     self, AckKind, ErrorCode,
@@ -43,15 +51,77 @@ use async_nats::jetstream::{
 };
 use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
-use syncchain_platform::{failure::chain, shutdown::Shutdown};
+use syncchain_platform::{
+    failure::chain,
+    metrics::{Counter, Gauge, Histogram, Metrics},
+    shutdown::Shutdown,
+};
 
-pub use crate::handler::{Handler, HandlerError};
+pub use crate::handler::{Handler, HandlerError, after_commit};
 use crate::{JetStreamHealth, Namespace, processed, retry::Backoff, streams};
 
 mod message;
 
 /// How often a consumer deletes its expired processed-event records.
 const CLEAN_UP_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// How often at most a consumer asks JetStream for its pending counts.
+const READ_PENDING_EVERY: Duration = Duration::from_secs(5);
+
+/// What one consumer measures, labelled with its name.
+#[derive(Clone, Debug)]
+pub struct ConsumerMetrics {
+    applied: Counter,
+    duplicates: Counter,
+    retried: Counter,
+    parked: Counter,
+    redelivered: Counter,
+    handle_duration: Histogram,
+    pending: Gauge,
+    ack_pending: Gauge,
+}
+
+/// Series in a registry of their own, which nothing renders.
+impl Default for ConsumerMetrics {
+    fn default() -> Self {
+        Self::new(&Metrics::new(), "")
+    }
+}
+
+impl ConsumerMetrics {
+    /// The series of consumer `name` in `metrics`.
+    pub fn new(metrics: &Metrics, name: &str) -> Self {
+        let messages = metrics.counters::<[(&'static str, String); 2]>(
+            "consumer_messages",
+            "Messages a consumer finished with, by outcome: applied, duplicate (already applied), retried (handed back after a failure), parked.",
+        );
+        let outcome = |outcome: &str| {
+            messages.get_or_create_owned(&[
+                ("consumer", name.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+        };
+        let labels = [("consumer", name.to_owned())];
+        Self {
+            applied: outcome("applied"),
+            duplicates: outcome("duplicate"),
+            retried: outcome("retried"),
+            parked: outcome("parked"),
+            redelivered: metrics
+                .counters("consumer_redeliveries", "Messages a consumer received again after an earlier delivery.")
+                .get_or_create_owned(&labels),
+            handle_duration: metrics
+                .seconds("consumer_handle_duration", "Time from receiving a message to settling it with JetStream.")
+                .get_or_create_owned(&labels),
+            pending: metrics
+                .gauges("consumer_pending", "Messages in the stream the consumer has not yet received, as JetStream last said.")
+                .get_or_create_owned(&labels),
+            ack_pending: metrics
+                .gauges("consumer_ack_pending", "Messages the consumer received and has not yet acknowledged, as JetStream last said.")
+                .get_or_create_owned(&labels),
+        }
+    }
+}
 
 /// How one consumer binds and retries.
 #[derive(Debug, Clone)]
@@ -139,6 +209,7 @@ pub struct Consumer {
     config: ConsumerConfig,
     handler: Arc<dyn Handler>,
     health: JetStreamHealth,
+    metrics: ConsumerMetrics,
 }
 
 impl Consumer {
@@ -166,7 +237,16 @@ impl Consumer {
             config,
             handler: Arc::new(handler),
             health: JetStreamHealth::new(),
+            metrics: ConsumerMetrics::default(),
         })
+    }
+
+    /// Records its messages in `metrics` under its name (by default in
+    /// series nobody reads).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.metrics = ConsumerMetrics::new(metrics, &self.config.name);
+        self
     }
 
     /// Reports each pull to `health` (by default to a state nobody reads).
@@ -224,6 +304,7 @@ impl Consumer {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut failures: u32 = 0;
         let mut bound: Option<PullConsumer> = None;
+        let mut pending_read: Option<Instant> = None;
         tracing::info!(consumer = name, stream = %self.config.stream, "consumer started");
         while !shutdown.is_cancelled() {
             let pulled = tokio::select! {
@@ -236,6 +317,12 @@ impl Consumer {
                 Err(error) => Err(error),
             };
             self.health.report(name, outcome.is_ok());
+            if let Some(consumer) = bound.as_mut()
+                && pending_read.is_none_or(|read| read.elapsed() >= READ_PENDING_EVERY)
+            {
+                pending_read = Some(Instant::now());
+                self.read_pending(consumer).await;
+            }
             match outcome {
                 Ok(()) if failures > 0 => {
                     tracing::info!(consumer = name, failures, "consumer recovered");
@@ -283,6 +370,23 @@ impl Consumer {
                 Some(Ok(message)) => self.process(message, shutdown).await,
                 Some(Err(error)) => return Err(error.to_string()),
                 None => return Ok(()),
+            }
+        }
+    }
+
+    /// Sets the pending gauges from JetStream's view of the consumer.
+    async fn read_pending(&self, consumer: &mut PullConsumer) {
+        match consumer.info().await {
+            Ok(info) => {
+                self.metrics
+                    .pending
+                    .set(i64::try_from(info.num_pending).unwrap_or(i64::MAX));
+                self.metrics
+                    .ack_pending
+                    .set(i64::try_from(info.num_ack_pending).unwrap_or(i64::MAX));
+            }
+            Err(error) => {
+                tracing::debug!(consumer = %self.config.name, error = %error, "cannot read the consumer's pending counts");
             }
         }
     }

@@ -14,6 +14,13 @@
 //! error, however the handler wrapped it, and a connection-level
 //! [`sqlx::Error`] ([`is_database_away`](syncchain_platform::failure::is_database_away)) holds the message and retries it
 //! like a failed `BEGIN` does, uncounted, until the database answers.
+//!
+//! What a handler measures (an order settled, a reservation refused) is
+//! true only once the transaction commits: it hands the measurement to
+//! [`after_commit`], which the consumer runs after the commit and drops
+//! with a rollback, so a retried message is counted once.
+
+use std::sync::{Arc, Mutex};
 
 use sqlx::{Postgres, Transaction};
 
@@ -85,8 +92,50 @@ pub trait Handler: Send + Sync {
     ) -> Result<(), HandlerError>;
 }
 
+/// What a handler asked to run after its transaction commits.
+pub(crate) type Effects = Arc<Mutex<Vec<Box<dyn FnOnce() + Send>>>>;
+
+tokio::task_local! {
+    static AFTER_COMMIT: Effects;
+}
+
+/// Runs `effect` once the consumer's transaction that the calling handler
+/// runs in has committed; never if it rolls back. Called anywhere else
+/// (a request's own transaction, after its commit) it runs `effect` now.
+pub fn after_commit(effect: impl FnOnce() + Send + 'static) {
+    let mut effect: Option<Box<dyn FnOnce() + Send>> = Some(Box::new(effect));
+    let _ = AFTER_COMMIT.try_with(|effects| {
+        if let Ok(mut effects) = effects.lock()
+            && let Some(effect) = effect.take()
+        {
+            effects.push(effect);
+        }
+    });
+    if let Some(effect) = effect {
+        effect();
+    }
+}
+
+/// Runs `handling` with [`after_commit`] collecting into `effects`.
+pub(crate) async fn collecting<F: std::future::Future>(effects: Effects, handling: F) -> F::Output {
+    AFTER_COMMIT.scope(effects, handling).await
+}
+
+/// Runs what was collected, in order.
+pub(crate) fn run_effects(effects: &Effects) {
+    let collected = effects
+        .lock()
+        .map(|mut effects| std::mem::take(&mut *effects))
+        .unwrap_or_default();
+    for effect in collected {
+        effect();
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use syncchain_platform::failure::is_database_away;
 
     use super::*;
@@ -131,5 +180,29 @@ mod tests {
         assert!(
             matches!(HandlerError::from(error), HandlerError::Permanent(r) if r.contains("c.d"))
         );
+    }
+
+    #[tokio::test]
+    async fn effects_wait_for_the_commit_and_outside_a_handler_run_at_once() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let effects = Effects::default();
+        let counted = count.clone();
+        collecting(effects.clone(), async move {
+            after_commit(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+            });
+        })
+        .await;
+        assert_eq!(count.load(Ordering::SeqCst), 0, "ran before the commit");
+        run_effects(&effects);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        run_effects(&effects);
+        assert_eq!(count.load(Ordering::SeqCst), 1, "ran twice");
+
+        let counted = count.clone();
+        after_commit(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(count.load(Ordering::SeqCst), 2);
     }
 }

@@ -20,8 +20,13 @@
 //! namespace's streams again before its next try, so the outbox drains
 //! without a restart. Each pass reports to [`JetStreamHealth`], so
 //! `/readyz` is not ready while publishing fails.
+//!
+//! It counts what it published and the passes that failed, and times each
+//! event from its publication to JetStream's acknowledgement
+//! ([`RelayMetrics`]); how many rows wait and the age of the oldest are
+//! sampled from the table by the service host.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{
     self,
@@ -30,7 +35,11 @@ use async_nats::jetstream::{
 };
 use futures::future::join_all;
 use sqlx::{PgPool, postgres::PgListener};
-use syncchain_platform::{failure::chain, shutdown::Shutdown};
+use syncchain_platform::{
+    failure::chain,
+    metrics::{self, Counter, Histogram, Metrics},
+    shutdown::Shutdown,
+};
 use uuid::Uuid;
 
 use crate::{JetStreamHealth, Namespace, outbox, retry::Backoff, streams};
@@ -60,6 +69,48 @@ impl RelayError {
     }
 }
 
+/// What one relay measures, labelled with its service.
+#[derive(Clone, Debug)]
+pub struct RelayMetrics {
+    published: Counter,
+    failed_passes: Counter,
+    publish_duration: Histogram,
+}
+
+/// Series in a registry of their own, which nothing renders.
+impl Default for RelayMetrics {
+    fn default() -> Self {
+        Self::new(&Metrics::new(), "")
+    }
+}
+
+impl RelayMetrics {
+    /// The relay's series in `metrics`, labelled `service`.
+    pub fn new(metrics: &Metrics, service: &'static str) -> Self {
+        let labels = [("service", service)];
+        Self {
+            published: metrics
+                .counters(
+                    "outbox_published",
+                    "Events the outbox relay published and JetStream acknowledged.",
+                )
+                .get_or_create_owned(&labels),
+            failed_passes: metrics
+                .counters(
+                    "outbox_publish_failures",
+                    "Relay passes that stopped because JetStream did not acknowledge an event.",
+                )
+                .get_or_create_owned(&labels),
+            publish_duration: metrics
+                .seconds(
+                    "outbox_publish_duration",
+                    "Time from publishing an outbox event to JetStream's acknowledgement.",
+                )
+                .get_or_create_owned(&labels),
+        }
+    }
+}
+
 /// Publishes the outbox of one database. Cheap to clone.
 #[derive(Clone)]
 pub struct Relay {
@@ -70,6 +121,7 @@ pub struct Relay {
     batch_size: i64,
     poll_interval: Duration,
     health: JetStreamHealth,
+    metrics: RelayMetrics,
 }
 
 /// A claimed outbox row.
@@ -92,7 +144,16 @@ impl Relay {
             batch_size: 100,
             poll_interval: Duration::from_secs(1),
             health: JetStreamHealth::new(),
+            metrics: RelayMetrics::default(),
         }
+    }
+
+    /// Records what it publishes in `metrics` (by default in series nobody
+    /// reads).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: RelayMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Reports each pass to `health` (by default to a state nobody reads).
@@ -170,6 +231,7 @@ impl Relay {
                 Err(error) => {
                     if matches!(error, RelayError::Publish { .. }) {
                         self.health.report(HEALTH_TASK, false);
+                        self.metrics.failed_passes.inc();
                     }
                     failures += 1;
                     if failures == 1 {
@@ -251,8 +313,9 @@ impl Relay {
             if let Some(traceparent) = &row.traceparent {
                 publish = publish.header("traceparent", traceparent.as_str());
             }
+            let started = Instant::now();
             match self.jetstream.send_publish(subject.clone(), publish).await {
-                Ok(ack) => sent.push((row, subject, ack)),
+                Ok(ack) => sent.push((row, subject, started, ack)),
                 Err(source) => {
                     failure = Some(RelayError::Publish {
                         event_id: row.event_id,
@@ -266,13 +329,19 @@ impl Relay {
 
         let acks = join_all(
             sent.into_iter()
-                .map(|(row, subject, ack)| async move { (row, subject, ack.await) }),
+                .map(|(row, subject, started, ack)| async move {
+                    let ack = ack.await;
+                    (row, subject, started.elapsed(), ack)
+                }),
         )
         .await;
         let mut published = Vec::with_capacity(acks.len());
-        for (row, subject, ack) in acks {
+        for (row, subject, took, ack) in acks {
             match ack {
                 Ok(PublishAck { duplicate, .. }) => {
+                    self.metrics
+                        .publish_duration
+                        .observe(metrics::seconds(took));
                     if duplicate {
                         tracing::debug!(event.id = %row.event_id, "event was already in the stream");
                     }
@@ -297,6 +366,7 @@ impl Relay {
                 .await?;
         }
         tx.commit().await?;
+        self.metrics.published.inc_by(published.len() as u64);
         match failure {
             Some(error) => Err(error),
             None => Ok(published.len()),

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 
 use axum::{Router, middleware, routing::get};
-use syncchain_platform::{config::Mode, deps, health, shutdown::Shutdown};
+use syncchain_platform::{config::Mode, deps, health, metrics::Metrics, shutdown::Shutdown};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -16,7 +16,7 @@ use crate::{
     auth::Revocations,
     clients::Services,
     config::{Config, HttpLimits, Limits},
-    metrics::Metrics,
+    metrics::GraphqlMetrics,
     order_feed::OrderFeed,
     ratelimit::SignInLimiter,
     schema::{self, AppSchema, PlaceOrderWait},
@@ -28,7 +28,6 @@ use crate::{
 pub struct AppState {
     pub schema: AppSchema,
     pub services: Services,
-    pub metrics: Metrics,
     pub limits: Limits,
     /// The whole request body must arrive within this.
     pub body_timeout: std::time::Duration,
@@ -48,17 +47,19 @@ pub struct Application {
 }
 
 impl Application {
+    /// Connects and builds the gateway; its series go into `metrics`, the
+    /// registry of the process it runs in, served on the admin listener.
     pub async fn build(
         config: Config,
         listener: TcpListener,
         admin_listener: TcpListener,
         shutdown: Shutdown,
+        metrics: &Metrics,
     ) -> anyhow::Result<Self> {
         let redis = deps::connect_redis(&config.redis_url, "SYNCCHAIN_REDIS_URL").await?;
         // Unary calls may take as long as placeOrder's wait, plus margin.
         let call_timeout = config.place_order_wait + std::time::Duration::from_secs(10);
-        let metrics = Metrics::default();
-        let services = Services::connect_lazy(&config.services, call_timeout, &metrics)?;
+        let services = Services::connect_lazy(&config.services, call_timeout, metrics)?;
         let revocations = Revocations::new(
             config.keys.clone(),
             redis.clone(),
@@ -76,6 +77,7 @@ impl Application {
             shutdown.clone(),
         );
         let schema = schema::builder(config.limits, openness)
+            .extension(GraphqlMetrics::new(metrics))
             .data(services.clone())
             .data(revocations)
             .data(limiter)
@@ -90,7 +92,6 @@ impl Application {
         let state = AppState {
             schema,
             services: services.clone(),
-            metrics: metrics.clone(),
             limits: config.limits,
             body_timeout: config.http.body_timeout,
             idle_timeout: config.http.idle_timeout,
@@ -109,11 +110,7 @@ impl Application {
             ))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
-        let admin_router = Router::new()
-            .route(
-                "/metrics",
-                get(crate::metrics::endpoint).with_state(metrics),
-            )
+        let admin_router = syncchain_platform::metrics::router(metrics.clone())
             .merge(health::router(
                 std::iter::once(health::Check::redis(redis))
                     .chain(services.checks())

@@ -12,7 +12,9 @@ use syncchain_proto::{
 };
 use tonic::transport::Endpoint;
 
-use crate::metrics::{CountedChannel, Metrics};
+use syncchain_platform::metrics::Metrics;
+
+use crate::metrics::CountedChannel;
 
 #[derive(Clone)]
 pub struct Services {
@@ -41,7 +43,7 @@ impl Services {
         metrics: &Metrics,
     ) -> anyhow::Result<Self> {
         let channel = |url: &str, timeout| -> anyhow::Result<CountedChannel> {
-            Ok(CountedChannel::new(channel(url, timeout)?, metrics.clone()))
+            Ok(CountedChannel::new(channel(url, timeout)?, metrics))
         };
         Ok(Self {
             users: UsersClient::new(channel(&urls.users, Some(call_timeout))?),

@@ -111,9 +111,6 @@ pub async fn graphql(
     );
     let address = ClientAddress(client_address(&headers, peer, state.trust_proxy));
     let context = RequestContext::new(auth, address, &state.services);
-    state
-        .metrics
-        .inc("syncchain_gateway_graphql_requests_total".to_owned());
     let response = state.schema.execute(request.data(context)).await;
     Json(response).into_response()
 }

@@ -17,13 +17,14 @@ use sqlx::PgPool;
 use syncchain_events::{
     EventsConfig, JetStreamHealth, Namespace,
     consumer::{Consumer, ConsumerConfig, Handler},
-    relay::Relay,
+    relay::{Relay, RelayMetrics},
     sessions::Sessions,
 };
 use syncchain_platform::{
     config::{Env, FromEnv},
     database::DatabaseConfig,
     health::{self, Check},
+    metrics::{self, Metrics},
     roles::RoleSpec,
     serve::{Background, serve},
     shutdown::Shutdown,
@@ -31,7 +32,10 @@ use syncchain_platform::{
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
-use crate::database::{self, ServiceDatabase};
+use crate::{
+    database::{self, ServiceDatabase},
+    observe::{self, GrpcMetrics, Sampler},
+};
 
 /// What a service declares to be started through the host, implemented
 /// by its settings: read from the environment before anything connects,
@@ -58,6 +62,7 @@ pub struct Host {
     stream_replicas: usize,
     jetstream_health: JetStreamHealth,
     shutdown: Shutdown,
+    metrics: Metrics,
     checks: Vec<Check>,
     tasks: Vec<(&'static str, Task)>,
 }
@@ -74,6 +79,11 @@ impl Host {
 
     pub fn namespace(&self) -> &Namespace {
         &self.namespace
+    }
+
+    /// The process's metrics registry, for the service's own series.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The token that ends serving; what waits on a request (a long poll, a
@@ -114,7 +124,8 @@ impl Host {
             handler,
         )?
         .with_health(self.jetstream_health.clone())
-        .with_stream_replicas(self.stream_replicas);
+        .with_stream_replicas(self.stream_replicas)
+        .with_metrics(&self.metrics);
         self.background(name, |stop| consumer.run(stop));
         Ok(())
     }
@@ -145,11 +156,13 @@ pub struct Application<S> {
 
 impl<S: Service> Application<S> {
     /// Reads the service's settings from `env` (all of them, before
-    /// anything connects), then connects, migrates and declares it.
+    /// anything connects), then connects, migrates and declares it. Its
+    /// series go into `metrics`, the registry of the process it runs in.
     pub async fn build(
         env: &Env,
         listener: TcpListener,
         shutdown: Shutdown,
+        metrics: &Metrics,
     ) -> anyhow::Result<Self> {
         let settings = S::from_env(env)?;
         let database = DatabaseConfig::<S::Database>::from_env(env)?;
@@ -164,7 +177,9 @@ impl<S: Service> Application<S> {
         let jetstream_health = JetStreamHealth::new();
         let relay = Relay::new(pool.clone(), jetstream.clone(), namespace.clone())
             .with_health(jetstream_health.clone())
-            .with_stream_replicas(events.stream_replicas);
+            .with_stream_replicas(events.stream_replicas)
+            .with_metrics(RelayMetrics::new(metrics, S::ROLE.name));
+        let sampler = Sampler::new(metrics, S::ROLE.name, pool.clone());
         let mut host = Host {
             checks: vec![
                 Check::postgres(pool.clone()),
@@ -177,12 +192,22 @@ impl<S: Service> Application<S> {
             stream_replicas: events.stream_replicas,
             jetstream_health,
             shutdown,
+            metrics: metrics.clone(),
             tasks: Vec::new(),
         };
         host.background("outbox relay", |stop| relay.run(stop));
+        host.background("metrics sampler", |stop| sampler.run(stop));
 
         let routes = settings.declare(&mut host).await?;
-        let router = routes.into_axum_router().merge(health::router(host.checks));
+        let grpc = routes
+            .into_axum_router()
+            .layer(axum::middleware::from_fn_with_state(
+                GrpcMetrics::new(metrics, S::ROLE.name),
+                observe::grpc_calls,
+            ));
+        let router = grpc
+            .merge(health::router(host.checks))
+            .merge(metrics::router(host.metrics));
         Ok(Self {
             service: S::ROLE.name,
             listener,

@@ -16,6 +16,7 @@ use tonic::service::Routes;
 use crate::{
     config::{Config, OrdersDatabase, PRODUCTS_URL_VAR},
     grpc::{OrdersApi, OrdersServer},
+    metrics::OrderMetrics,
     ordering::Orders,
     prices::Prices,
     resend::Resender,
@@ -30,7 +31,12 @@ impl Service for Config {
     async fn declare(self, host: &mut Host) -> anyhow::Result<Routes> {
         let keys = self.tokens.keys();
         let sessions = host.sessions(keys.ttl());
-        host.consumer("saga consumer", saga::consumer_config(), StockOutcomes)?;
+        let metrics = OrderMetrics::new(host.metrics());
+        host.consumer(
+            "saga consumer",
+            saga::consumer_config(),
+            StockOutcomes::new(metrics.clone()),
+        )?;
 
         let prices = Prices::new(&self.products_url)
             .with_context(|| format!("{PRODUCTS_URL_VAR} is not a usable URL"))?;
@@ -47,7 +53,8 @@ impl Service for Config {
             changes,
             self.max_wait,
             self.limits,
-        );
+        )
+        .with_metrics(metrics);
         let api = OrdersApi::new(orders, keys, sessions);
         Ok(Routes::new(OrdersServer::new(api)))
     }

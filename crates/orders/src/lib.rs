@@ -19,6 +19,7 @@ pub mod domain;
 pub mod error;
 mod events;
 pub mod grpc;
+pub mod metrics;
 pub mod ordering;
 pub mod prices;
 pub mod resend;

@@ -34,6 +34,7 @@ use crate::{
     },
     error::OrdersError,
     events,
+    metrics::OrderMetrics,
     prices::Prices,
     storage::{self, NewRow},
     watch::{AllChanges, Changes, Subscription, Wake},
@@ -49,6 +50,7 @@ pub struct Orders {
     changes: Changes,
     max_wait: Duration,
     limits: OrderLimits,
+    metrics: OrderMetrics,
 }
 
 impl Orders {
@@ -67,7 +69,15 @@ impl Orders {
             changes,
             max_wait,
             limits,
+            metrics: OrderMetrics::default(),
         }
+    }
+
+    /// Counts the orders it places and cancels in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: OrderMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Places an order at the product's current price, then waits up to
@@ -107,6 +117,7 @@ impl Orders {
         .await?;
         outbox::enqueue(&mut tx, &events::placed(&order)?).await?;
         tx.commit().await?;
+        self.metrics.entered(&order);
         tracing::info!(order.id = %order.id, quantity = order.quantity, "order placed");
 
         let wait = wait.min(self.max_wait);
@@ -223,6 +234,7 @@ impl Orders {
             .ok_or(OrdersError::NotCancellable(order.status))?;
         outbox::enqueue(&mut tx, &events::cancelled(&cancelled)?).await?;
         tx.commit().await?;
+        self.metrics.entered(&cancelled);
         tracing::info!(order.id = %cancelled.id, "order cancelled");
         Ok(cancelled)
     }

@@ -26,7 +26,9 @@ use uuid::Uuid;
 
 use crate::{
     domain::{OrderId, Reaction, Trigger, react},
-    events, storage,
+    events,
+    metrics::OrderMetrics,
+    storage,
 };
 
 /// The durable consumer's name, shared by every instance.
@@ -38,7 +40,15 @@ pub fn consumer_config() -> ConsumerConfig {
 }
 
 /// Applies products' answers to orders.
-pub struct StockOutcomes;
+pub struct StockOutcomes {
+    metrics: OrderMetrics,
+}
+
+impl StockOutcomes {
+    pub fn new(metrics: OrderMetrics) -> Self {
+        Self { metrics }
+    }
+}
 
 /// Products' answer about one order, whichever it was.
 struct Answer {
@@ -81,11 +91,15 @@ impl Handler for StockOutcomes {
             // stock.released and anything newer: nothing to do here.
             _ => return Ok(()),
         };
-        settle(tx, answer).await
+        settle(tx, answer, &self.metrics).await
     }
 }
 
-async fn settle(conn: &mut PgConnection, answer: Answer) -> Result<(), HandlerError> {
+async fn settle(
+    conn: &mut PgConnection,
+    answer: Answer,
+    metrics: &OrderMetrics,
+) -> Result<(), HandlerError> {
     let id = OrderId::from(answer.order_id);
     let Some(order) = storage::lock(conn, id).await? else {
         return Err(HandlerError::permanent(format!(
@@ -112,6 +126,7 @@ async fn settle(conn: &mut PgConnection, answer: Answer) -> Result<(), HandlerEr
             };
             let event = events::settled(&settled).map_err(HandlerError::transient)?;
             outbox::enqueue(conn, &event).await?;
+            metrics.entered(&settled);
             tracing::info!(order.id = %id, status = %settled.status, "order settled");
         }
         Reaction::Release => {

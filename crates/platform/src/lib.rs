@@ -14,6 +14,7 @@ pub mod failure;
 pub mod grpc;
 pub mod health;
 pub mod identity;
+pub mod metrics;
 pub mod paging;
 pub mod roles;
 pub mod serve;

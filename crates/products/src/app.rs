@@ -30,10 +30,16 @@ impl Service for Config {
     async fn declare(self, host: &mut Host) -> anyhow::Result<Routes> {
         let keys = self.tokens.keys();
         let sessions = host.sessions(keys.ttl());
-        let cache = ProductCache::new(&self.cache).context(
-            "cannot set up the product cache (SYNCCHAIN_CACHE_REDIS_URL or SYNCCHAIN_REDIS_URL)",
+        let cache = ProductCache::new(&self.cache)
+            .context(
+                "cannot set up the product cache (SYNCCHAIN_CACHE_REDIS_URL or SYNCCHAIN_REDIS_URL)",
+            )?
+            .with_metrics(host.metrics());
+        host.consumer(
+            "saga consumer",
+            saga::consumer_config(),
+            saga::StockKeeper::new(host.metrics()),
         )?;
-        host.consumer("saga consumer", saga::consumer_config(), saga::StockKeeper)?;
         host.consumer(
             "cache invalidation consumer",
             invalidation::consumer_config(),

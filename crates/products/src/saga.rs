@@ -27,7 +27,7 @@
 use sqlx::{PgConnection, Postgres, Transaction};
 use syncchain_events::{
     Envelope, Event, async_trait,
-    consumer::{ConsumerConfig, Handler, HandlerError},
+    consumer::{ConsumerConfig, Handler, HandlerError, after_commit},
     outbox,
     payloads::{
         orders::{OrderCancelledV1, OrderPlacedV1},
@@ -35,6 +35,8 @@ use syncchain_events::{
     },
     streams,
 };
+
+use syncchain_platform::metrics::{Counters, Metrics};
 
 use crate::{
     domain::ProductId,
@@ -51,7 +53,31 @@ pub fn consumer_config() -> ConsumerConfig {
 }
 
 /// Applies order events to the stock.
-pub struct StockKeeper;
+pub struct StockKeeper {
+    reservations: Counters<[(&'static str, &'static str); 2]>,
+}
+
+impl StockKeeper {
+    /// Counts what it decides in `metrics`, once each decision commits.
+    pub fn new(metrics: &Metrics) -> Self {
+        Self {
+            reservations: metrics.counters(
+                "stock_reservations",
+                "Orders' stock requests products decided, by result (reserved, rejected, released) and reason (insufficient_stock, unknown_product; none when reserved or released).",
+            ),
+        }
+    }
+
+    /// Adds one to `result`/`reason` once the transaction commits.
+    fn count(&self, result: &'static str, reason: &'static str) {
+        let counter = self
+            .reservations
+            .get_or_create_owned(&[("result", result), ("reason", reason)]);
+        after_commit(move || {
+            counter.inc();
+        });
+    }
+}
 
 #[async_trait]
 impl Handler for StockKeeper {
@@ -62,11 +88,17 @@ impl Handler for StockKeeper {
     ) -> Result<(), HandlerError> {
         match envelope.event_type.as_str() {
             OrderPlacedV1::TYPE => {
-                let event = reserve(tx, &envelope.decode()?).await?;
+                let (event, decided) = reserve(tx, &envelope.decode()?).await?;
+                if let Some((result, reason)) = decided {
+                    self.count(result, reason);
+                }
                 emit(tx, event, envelope).await
             }
             OrderCancelledV1::TYPE => {
                 let event = release(tx, &envelope.decode()?).await?;
+                if event.is_some() {
+                    self.count("released", "none");
+                }
                 emit(tx, event, envelope).await
             }
             _ => Ok(()),
@@ -78,7 +110,7 @@ impl Handler for StockKeeper {
 async fn reserve(
     conn: &mut PgConnection,
     order: &OrderPlacedV1,
-) -> Result<Option<Outgoing>, HandlerError> {
+) -> Result<(Option<Outgoing>, Option<Decided>), HandlerError> {
     if order.quantity < 1 {
         return Err(HandlerError::permanent(format!(
             "orders.placed for order {} asks for {} items; at least 1 is required",
@@ -86,19 +118,21 @@ async fn reserve(
         )));
     }
     if let Some(reservation) = storage::reservation(&mut *conn, order.order_id).await? {
-        return answer_again(conn, order, reservation).await;
+        // Decided before: answered again, not counted again.
+        return Ok((answer_again(conn, order, reservation).await?, None));
     }
     let product = ProductId::from(order.product_id);
-    let event = match storage::take_stock(conn, product, order.quantity).await? {
+    let (event, decided) = match storage::take_stock(conn, product, order.quantity).await? {
         Some(remaining) => {
             storage::insert_reservation(conn, order.order_id, product, order.quantity).await?;
             tracing::info!(remaining, "stock reserved");
-            Envelope::new(&StockReservedV1 {
+            let event = Envelope::new(&StockReservedV1 {
                 order_id: order.order_id,
                 product_id: order.product_id,
                 quantity: order.quantity,
                 remaining,
-            })
+            });
+            (event, ("reserved", "none"))
         }
         None => {
             let available = storage::stock_of(&mut *conn, product).await?;
@@ -107,17 +141,25 @@ async fn reserve(
                 None => StockRejection::UnknownProduct,
             };
             tracing::info!(?reason, available, "stock refused");
-            Envelope::new(&StockRejectedV1 {
+            let event = Envelope::new(&StockRejectedV1 {
                 order_id: order.order_id,
                 product_id: order.product_id,
                 quantity: order.quantity,
                 reason,
                 available: available.unwrap_or(0),
-            })
+            });
+            let reason = match reason {
+                StockRejection::InsufficientStock => "insufficient_stock",
+                StockRejection::UnknownProduct => "unknown_product",
+            };
+            (event, ("rejected", reason))
         }
     };
-    Ok(Some(event))
+    Ok((Some(event), Some(decided)))
 }
+
+/// A decision to count: result and reason.
+type Decided = (&'static str, &'static str);
 
 /// The answer to an order placed again that already has its reservation.
 async fn answer_again(

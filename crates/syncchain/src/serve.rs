@@ -15,6 +15,7 @@ use futures::{FutureExt, future::BoxFuture};
 use syncchain_platform::{
     auth::JwtSecret,
     config::{ConfigError, Env},
+    metrics::Metrics,
     roles::{self, RoleSpec},
     shutdown::{self, Shutdown},
 };
@@ -76,11 +77,18 @@ impl Service {
         env: &Env,
         listener: TcpListener,
         shutdown: Shutdown,
+        metrics: &Metrics,
     ) -> anyhow::Result<BoxFuture<'static, anyhow::Result<()>>> {
         match self {
-            Service::Users => start::<syncchain_users::Config>(env, listener, shutdown).await,
-            Service::Products => start::<syncchain_products::Config>(env, listener, shutdown).await,
-            Service::Orders => start::<syncchain_orders::Config>(env, listener, shutdown).await,
+            Service::Users => {
+                start::<syncchain_users::Config>(env, listener, shutdown, metrics).await
+            }
+            Service::Products => {
+                start::<syncchain_products::Config>(env, listener, shutdown, metrics).await
+            }
+            Service::Orders => {
+                start::<syncchain_orders::Config>(env, listener, shutdown, metrics).await
+            }
         }
     }
 }
@@ -91,8 +99,9 @@ async fn start<S: syncchain_host::Service>(
     env: &Env,
     listener: TcpListener,
     shutdown: Shutdown,
+    metrics: &Metrics,
 ) -> anyhow::Result<Running> {
-    let app = syncchain_host::Application::<S>::build(env, listener, shutdown)
+    let app = syncchain_host::Application::<S>::build(env, listener, shutdown, metrics)
         .await
         .with_context(|| format!("cannot start the {} service", S::ROLE.name))?;
     Ok(app.run_until_stopped().boxed())
@@ -113,12 +122,14 @@ pub fn readiness_listener(role: Role) -> &'static RoleSpec {
 pub type Running = BoxFuture<'static, anyhow::Result<()>>;
 
 /// Starts one service role (not the gateway, not `all`) on `listener`; the
-/// future runs it until `shutdown`. Tests start roles in-process with it.
+/// future runs it until `shutdown`; its series go into `metrics`, the
+/// process's registry. Tests start roles in-process with it.
 pub async fn start_service(
     role: Role,
     env: &Env,
     listener: TcpListener,
     shutdown: Shutdown,
+    metrics: &Metrics,
 ) -> anyhow::Result<Running> {
     let service = match role {
         Role::Users => Service::Users,
@@ -126,7 +137,7 @@ pub async fn start_service(
         Role::Orders => Service::Orders,
         Role::Gateway | Role::All => anyhow::bail!("{role:?} is not a service role"),
     };
-    service.build(env, listener, shutdown).await
+    service.build(env, listener, shutdown, metrics).await
 }
 
 /// Starts the gateway on `listener` (public) and `admin_listener`
@@ -137,11 +148,13 @@ pub async fn start_gateway(
     listener: TcpListener,
     admin_listener: TcpListener,
     shutdown: Shutdown,
+    metrics: &Metrics,
 ) -> anyhow::Result<(GatewayAddrs, Running)> {
     let config = syncchain_gateway::Config::from_env(env)?;
-    let app = syncchain_gateway::Application::build(config, listener, admin_listener, shutdown)
-        .await
-        .context("cannot start the gateway")?;
+    let app =
+        syncchain_gateway::Application::build(config, listener, admin_listener, shutdown, metrics)
+            .await
+            .context("cannot start the gateway")?;
     let addrs = GatewayAddrs {
         public: app.local_addr(),
         admin: app.admin_addr(),
@@ -165,7 +178,9 @@ pub async fn run(role: Role, env: Env) -> anyhow::Result<()> {
         Role::Orders => Service::Orders,
     };
     let listener = service.bind(&env).await?;
-    let run = service.build(&env, listener, shutdown.clone()).await?;
+    let run = service
+        .build(&env, listener, shutdown.clone(), &Metrics::new())
+        .await?;
     until_stopped(service.name(), run, &shutdown).await
 }
 
@@ -186,7 +201,8 @@ fn require_secret(env: &Env) -> Result<(), ConfigError> {
 
 async fn gateway(env: Env, shutdown: Shutdown) -> anyhow::Result<()> {
     let (listener, admin) = bind_gateway(&env).await?;
-    let (addrs, run) = start_gateway(&env, listener, admin, shutdown.clone()).await?;
+    let (addrs, run) =
+        start_gateway(&env, listener, admin, shutdown.clone(), &Metrics::new()).await?;
     tracing::info!(url = %graphql_url(addrs.public), admin = %reachable(addrs.admin), "gateway serving");
     until_stopped("gateway", run, &shutdown).await
 }
@@ -217,10 +233,15 @@ pub async fn all(
     }
     let (gateway_listener, admin_listener) = bind_gateway(&env).await?;
 
+    // One process, one registry: every role's /metrics shows all of it.
+    let metrics = Metrics::new();
     let mut running = Vec::new();
     let mut failure = None;
     for (service, listener) in listeners {
-        match service.build(&env, listener, shutdown.clone()).await {
+        match service
+            .build(&env, listener, shutdown.clone(), &metrics)
+            .await
+        {
             Ok(run) => running.push(until_stopped(service.name(), run, &shutdown).boxed()),
             Err(error) => {
                 failure = Some(error);
@@ -229,7 +250,15 @@ pub async fn all(
         }
     }
     if failure.is_none() {
-        match start_gateway(&env, gateway_listener, admin_listener, shutdown.clone()).await {
+        match start_gateway(
+            &env,
+            gateway_listener,
+            admin_listener,
+            shutdown.clone(),
+            &metrics,
+        )
+        .await
+        {
             Ok((addrs, run)) => {
                 running.push(until_stopped("gateway", run, &shutdown).boxed());
                 // Announced once the gateway answers ready, so the roles'

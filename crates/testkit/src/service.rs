@@ -13,6 +13,7 @@ use syncchain_platform::{
     auth::{JwtSecret, TokenKeys},
     config::Env,
     database::DatabaseVars,
+    metrics::Metrics,
     shutdown::Shutdown,
 };
 use tokio::task::JoinHandle;
@@ -71,7 +72,7 @@ impl TestService {
             .await
             .expect("bind a port");
         let shutdown = Shutdown::new();
-        let app = Application::<S>::build(&env, listener, shutdown.clone())
+        let app = Application::<S>::build(&env, listener, shutdown.clone(), &Metrics::new())
             .await
             .unwrap_or_else(|e| panic!("the {} service starts: {e:#}", S::ROLE.name));
         let addr = app.local_addr();

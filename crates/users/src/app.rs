@@ -22,8 +22,9 @@ impl Service for Config {
     type Database = UsersDatabase;
 
     async fn declare(self, host: &mut Host) -> anyhow::Result<Routes> {
-        let hasher =
-            PasswordHasher::new(self.password_hash_concurrency, self.password_hash_queue).await?;
+        let hasher = PasswordHasher::new(self.password_hash_concurrency, self.password_hash_queue)
+            .await?
+            .with_metrics(host.metrics());
         let accounts = Accounts::new(host.pool().clone(), hasher);
         if let Some(admin) = &self.bootstrap_admin {
             accounts

@@ -16,6 +16,7 @@ use argon2::{
     password_hash::{self, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
 };
 use secrecy::{ExposeSecret, SecretString};
+use syncchain_platform::metrics::{Counter, Gauge, Metrics};
 use tokio::sync::{Semaphore, TryAcquireError};
 
 use crate::domain::Password;
@@ -49,6 +50,32 @@ pub struct PasswordHasher {
     admitted: Arc<Semaphore>,
     permits: Arc<Semaphore>,
     dummy: Arc<str>,
+    gauges: PoolGauges,
+}
+
+/// The hashing pool as `/metrics` shows it.
+#[derive(Clone, Default)]
+struct PoolGauges {
+    waiting: Gauge,
+    busy: Gauge,
+    refused: Counter,
+}
+
+/// Counts one unit on `gauge` for as long as it lives, however the work
+/// holding it ends (done, failed, or its request dropped).
+struct Held(Gauge);
+
+impl Held {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl PasswordHasher {
@@ -63,6 +90,7 @@ impl PasswordHasher {
             admitted: Arc::new(Semaphore::new(concurrency.saturating_add(queue))),
             permits: Arc::new(Semaphore::new(concurrency)),
             dummy: Arc::from(""),
+            gauges: PoolGauges::default(),
         };
         let throwaway = uuid::Uuid::new_v4().to_string();
         let dummy = hasher
@@ -70,6 +98,33 @@ impl PasswordHasher {
             .await?;
         hasher.dummy = Arc::from(dummy);
         Ok(hasher)
+    }
+
+    /// Shows the pool in `metrics`: hashes waiting for a turn, hashes
+    /// running, and checks refused because the queue was full.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.gauges = PoolGauges {
+            waiting: metrics
+                .gauges::<[(&str, &str); 0]>(
+                    "password_hashes_waiting",
+                    "Argon2 hashes or checks admitted and waiting for a hashing thread.",
+                )
+                .get_or_create_owned(&[]),
+            busy: metrics
+                .gauges::<[(&str, &str); 0]>(
+                    "password_hashes_running",
+                    "Argon2 hashes or checks running now.",
+                )
+                .get_or_create_owned(&[]),
+            refused: metrics
+                .counters::<[(&str, &str); 0]>(
+                    "password_hashes_refused",
+                    "Password hashes or checks refused because the hashing queue was full.",
+                )
+                .get_or_create_owned(&[]),
+        };
+        self
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) to store.
@@ -112,16 +167,22 @@ impl PasswordHasher {
         // long as the work runs even if the request that asked goes away.
         let admitted = match Arc::clone(&self.admitted).try_acquire_owned() {
             Ok(admitted) => admitted,
-            Err(TryAcquireError::NoPermits) => return Err(PasswordError::Busy),
+            Err(TryAcquireError::NoPermits) => {
+                self.gauges.refused.inc();
+                return Err(PasswordError::Busy);
+            }
             Err(TryAcquireError::Closed) => return Err(PasswordError::Closed),
         };
+        let waiting = Held::new(&self.gauges.waiting);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| PasswordError::Closed)?;
+        drop(waiting);
+        let running = Held::new(&self.gauges.busy);
         let argon2 = self.argon2.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let _permits = (admitted, permit);
+            let _permits = (admitted, permit, running);
             work(argon2)
         })
         .await??;

@@ -15,7 +15,11 @@
 //! still parked by its own failures; the cost is that a message which kills
 //! the process outright (an abort, not a panic, which is caught) is retried
 //! on every redelivery, and says so in the log.
-use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    time::{Duration, Instant},
+};
 
 use async_nats::jetstream::{self, AckKind};
 use futures::FutureExt;
@@ -26,6 +30,7 @@ use super::{Consumer, HandlerError};
 use crate::{
     Envelope,
     dead_letter::{self, Parked},
+    handler::{self, Effects},
     retry::Backoff,
 };
 
@@ -53,7 +58,18 @@ enum Applied {
 impl Consumer {
     /// Applies, skips or parks one message, then settles it with JetStream.
     pub(super) async fn process(&self, message: jetstream::Message, shutdown: &Shutdown) {
+        let started = Instant::now();
+        self.handle(message, shutdown).await;
+        self.metrics
+            .handle_duration
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    async fn handle(&self, message: jetstream::Message, shutdown: &Shutdown) {
         let delivered = message.info().map_or(1, |info| info.delivered);
+        if delivered > 1 {
+            self.metrics.redelivered.inc();
+        }
         let envelope = match Envelope::from_json(&message.payload) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -86,8 +102,12 @@ impl Consumer {
                 return;
             };
             match applied {
-                Applied::Done => settle(&message, AckKind::Ack).await,
+                Applied::Done => {
+                    self.metrics.applied.inc();
+                    settle(&message, AckKind::Ack).await;
+                }
                 Applied::AlreadyDone => {
+                    self.metrics.duplicates.inc();
                     tracing::debug!("event already applied, skipped");
                     settle(&message, AckKind::Ack).await;
                 }
@@ -105,6 +125,7 @@ impl Consumer {
                 }
                 Applied::Failed(error) => {
                     let delay = self.retry_delay(delivered);
+                    self.metrics.retried.inc();
                     tracing::warn!(error = %error.reason(), retry_in_ms = delay.as_millis(), "event handler failed, will retry");
                     settle(&message, AckKind::Nak(Some(delay))).await;
                 }
@@ -132,8 +153,9 @@ impl Consumer {
             tx.rollback().await?;
             return Ok(Applied::AlreadyDone);
         }
-        let handled = AssertUnwindSafe(self.handler.handle(&mut tx, envelope))
-            .catch_unwind()
+        let effects = Effects::default();
+        let handling = AssertUnwindSafe(self.handler.handle(&mut tx, envelope)).catch_unwind();
+        let handled = handler::collecting(effects.clone(), handling)
             .await
             .unwrap_or_else(|panic| {
                 let what = panic
@@ -147,7 +169,10 @@ impl Consumer {
             });
         match handled {
             Ok(()) => match tx.commit().await {
-                Ok(()) => Ok(Applied::Done),
+                Ok(()) => {
+                    handler::run_effects(&effects);
+                    Ok(Applied::Done)
+                }
                 // Whether it committed is unknown; the retry finds the
                 // processed-event record if it did.
                 Err(error) if is_database_away(&error) => Err(error.into()),
@@ -213,6 +238,7 @@ impl Consumer {
             })
             .await;
         if stored.is_some() {
+            self.metrics.parked.inc();
             tracing::warn!(
                 consumer = %self.config.name,
                 subject = %message.subject,

@@ -47,6 +47,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
+use syncchain_platform::metrics::{Counters, Metrics};
 
 use crate::{
     config::CacheConfig,
@@ -102,6 +103,7 @@ pub struct ProductCache {
     /// `{prefix}:products`.
     keys: String,
     ttl_secs: u64,
+    lookups: Counters<[(&'static str, &'static str); 2]>,
 }
 
 impl ProductCache {
@@ -118,7 +120,30 @@ impl ProductCache {
             link,
             keys,
             ttl_secs: config.ttl.max(Duration::from_secs(1)).as_secs(),
+            lookups: Counters::default(),
         })
+    }
+
+    /// Counts its lookups in `metrics`: by entry (product, page) and
+    /// result (hit, miss, or bypass for a page it never caches).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.lookups = metrics.counters(
+            "cache_requests",
+            "Product cache lookups, by entry (product, page) and result (hit; miss, also while Redis is away; bypass for pages never cached).",
+        );
+        self
+    }
+
+    fn counted<T>(&self, entry: &'static str, cached: Cached<T>) -> Cached<T> {
+        let result = match cached {
+            Cached::Hit(_) => "hit",
+            Cached::Miss(_) => "miss",
+        };
+        self.lookups
+            .get_or_create(&[("entry", entry), ("result", result)])
+            .inc();
+        cached
     }
 
     /// The connection, for its supervisor task and the readiness check.
@@ -127,22 +152,28 @@ impl ProductCache {
     }
 
     pub async fn product(&self, id: ProductId) -> Cached<Product> {
-        self.lookup(&self.product_gen_key(id), &format!("id:{id}"))
-            .await
+        let cached = self
+            .lookup(&self.product_gen_key(id), &format!("id:{id}"))
+            .await;
+        self.counted("product", cached)
     }
 
     pub async fn page(&self, query: ListQuery<'_>) -> Cached<Page<Product>> {
         if query.after.is_some() || query.search.is_some() {
+            self.lookups
+                .get_or_create(&[("entry", "page"), ("result", "bypass")])
+                .inc();
             return Cached::Miss(None);
         }
         let key = format!("list:{}", list_hash(query));
-        match self.lookup::<CachedPage>(&self.list_gen_key(), &key).await {
+        let cached = match self.lookup::<CachedPage>(&self.list_gen_key(), &key).await {
             Cached::Hit(page) => match from_cached(page) {
                 Some(page) => Cached::Hit(page),
                 None => Cached::Miss(None),
             },
             Cached::Miss(slot) => Cached::Miss(slot),
-        }
+        };
+        self.counted("page", cached)
     }
 
     pub async fn store_product(&self, slot: Option<Slot>, product: &Product) {

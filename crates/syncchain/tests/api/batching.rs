@@ -18,7 +18,7 @@ async fn calls(app: &TestApp, method: &str) -> u64 {
     text.lines()
         .find(|l| {
             l.starts_with(&format!(
-                "syncchain_gateway_service_calls_total{{method=\"{method}\"}}"
+                "syncchain_grpc_client_requests_total{{method=\"{method}\"}}"
             ))
         })
         .and_then(|l| l.rsplit(' ').next())

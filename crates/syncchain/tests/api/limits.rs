@@ -303,10 +303,16 @@ async fn start_users_instance(app: &TestApp, changes: &[(&str, &str)]) -> Result
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    syncchain::serve::start_service(Role::Users, &env, listener, Shutdown::new())
-        .await
-        .map(drop)
-        .map_err(|e| format!("{e:#}"))
+    syncchain::serve::start_service(
+        Role::Users,
+        &env,
+        listener,
+        Shutdown::new(),
+        &syncchain_platform::metrics::Metrics::new(),
+    )
+    .await
+    .map(drop)
+    .map_err(|e| format!("{e:#}"))
 }
 
 #[tokio::test]

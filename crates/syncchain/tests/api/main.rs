@@ -17,6 +17,7 @@ mod edge;
 mod fuzz;
 mod http_edge;
 mod limits;
+mod metrics;
 mod order_limits;
 mod orders_access;
 mod oversell;

@@ -1,7 +1,7 @@
 //! Starts the system for one test and speaks GraphQL to it.
 
 use syncchain::cli::Role;
-use syncchain_platform::shutdown::Shutdown;
+use syncchain_platform::{metrics::Metrics, shutdown::Shutdown};
 use tokio::net::TcpListener;
 
 #[path = "../common/client.rs"]
@@ -61,10 +61,12 @@ impl TestApp {
         }
         let env = settings.env();
         let shutdown = Shutdown::new();
+        // The app's own registry, as a process of its own would have.
+        let metrics = Metrics::new();
         for (role, listener) in listeners {
-            start_service(role, &env, listener, &shutdown).await;
+            start_service(role, &env, listener, &shutdown, &metrics).await;
         }
-        let gateway = start_gateway(&env, &shutdown).await;
+        let gateway = start_gateway(&env, &shutdown, &metrics).await;
 
         let app = Self {
             env: settings.vars().to_vec(),

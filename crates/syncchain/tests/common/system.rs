@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use syncchain::{cli::Role, serve};
-use syncchain_platform::{config::Env, shutdown::Shutdown};
+use syncchain_platform::{config::Env, metrics::Metrics, shutdown::Shutdown};
 use tokio::net::TcpListener;
 
 use super::client::PASSWORD;
@@ -78,19 +78,29 @@ impl Settings {
 }
 
 /// Starts a service role in this process on `listener`, running until
-/// `shutdown`.
-pub async fn start_service(role: Role, env: &Env, listener: TcpListener, shutdown: &Shutdown) {
-    let run = serve::start_service(role, env, listener, shutdown.clone())
+/// `shutdown`, its series in `metrics`.
+pub async fn start_service(
+    role: Role,
+    env: &Env,
+    listener: TcpListener,
+    shutdown: &Shutdown,
+    metrics: &Metrics,
+) {
+    let run = serve::start_service(role, env, listener, shutdown.clone(), metrics)
         .await
         .unwrap_or_else(|e| panic!("{role:?} starts: {e:#}"));
     tokio::spawn(run);
 }
 
 /// Starts the gateway in this process; returns where it listens.
-pub async fn start_gateway(env: &Env, shutdown: &Shutdown) -> serve::GatewayAddrs {
+pub async fn start_gateway(
+    env: &Env,
+    shutdown: &Shutdown,
+    metrics: &Metrics,
+) -> serve::GatewayAddrs {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let (addrs, run) = serve::start_gateway(env, listener, admin, shutdown.clone())
+    let (addrs, run) = serve::start_gateway(env, listener, admin, shutdown.clone(), metrics)
         .await
         .unwrap_or_else(|e| panic!("gateway starts: {e:#}"));
     tokio::spawn(run);

@@ -12,6 +12,7 @@ use std::{
 use futures::future::join_all;
 use serde_json::{Value, json};
 use syncchain_platform::{
+    metrics::Metrics,
     roles::{self, RoleSpec},
     shutdown::Shutdown,
 };
@@ -159,8 +160,9 @@ impl System {
 
         let env = settings.env();
         let shutdown = Shutdown::new();
-        start_service(Role::Users, &env, users_listener, &shutdown).await;
-        let gateway = start_gateway(&env, &shutdown).await;
+        let metrics = Metrics::new();
+        start_service(Role::Users, &env, users_listener, &shutdown, &metrics).await;
+        let gateway = start_gateway(&env, &shutdown, &metrics).await;
         let client = Client::new(
             format!("http://{}", gateway.public),
             format!("http://{}", gateway.admin),

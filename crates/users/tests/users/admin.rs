@@ -199,6 +199,7 @@ async fn the_start_up_admin_refuses_to_promote_an_account_whose_password_differs
         &env,
         listener,
         syncchain_platform::shutdown::Shutdown::new(),
+        &syncchain_platform::metrics::Metrics::new(),
     )
     .await;
     let user = first
