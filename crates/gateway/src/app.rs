@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use axum::{Router, middleware, routing::get};
 use syncchain_platform::{config::Mode, deps, health, metrics::Metrics, shutdown::Shutdown};
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{
     auth::Revocations,
@@ -108,8 +107,7 @@ impl Application {
                 config.http.request_timeout,
                 crate::server::request_timeout,
             ))
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+            .layer(middleware::from_fn(crate::server::request_id));
         let admin_router = syncchain_platform::metrics::router(metrics.clone())
             .merge(health::router(
                 std::iter::once(health::Check::redis(redis))

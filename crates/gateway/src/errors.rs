@@ -85,11 +85,11 @@ impl ApiError {
             Code::FailedPrecondition | Code::Aborted => Self::Conflict(status.message().to_owned()),
             Code::ResourceExhausted => Self::RateLimited { retry_after: 1 },
             Code::Unavailable | Code::DeadlineExceeded => {
-                tracing::error!(call, grpc.code = ?status.code(), grpc.message = status.message(), "service unavailable");
+                tracing::warn!(call, grpc.code = ?status.code(), grpc.message = status.message(), "service unavailable");
                 Self::Unavailable
             }
             code => {
-                tracing::error!(call, grpc.code = ?code, grpc.message = status.message(), "service call failed");
+                tracing::warn!(call, grpc.code = ?code, grpc.message = status.message(), "service call failed");
                 Self::Internal
             }
         }

@@ -36,7 +36,7 @@ use axum::{
     Router,
     body::Body,
     extract::{ConnectInfo, Request, State},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -45,6 +45,7 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::conn::auto,
 };
+use syncchain_platform::request_id::{self, RequestId};
 use syncchain_platform::shutdown::Shutdown;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
@@ -280,6 +281,25 @@ impl AsyncWrite for Counted {
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
     }
+}
+
+/// Middleware: the request is handled under its id
+/// ([`syncchain_platform::request_id`]), the client's `x-request-id` when
+/// plausible, else a fresh one, and the response carries it. Outside the
+/// timeout, so the timeout's line and answer carry the id too.
+pub async fn request_id(request: Request, next: Next) -> Response {
+    let id = RequestId::parse_or_generate(
+        request
+            .headers()
+            .get(request_id::HEADER)
+            .and_then(|value| value.to_str().ok()),
+    );
+    let span = tracing::info_span!("http_request", request_id = %id, path = %request.uri().path());
+    let mut response = request_id::scope(id.clone(), span, next.run(request)).await;
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(request_id::HEADER, value);
+    }
+    response
 }
 
 /// Middleware: a request that takes longer than `timeout` gets a coded

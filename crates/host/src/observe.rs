@@ -9,6 +9,11 @@
 //! counted as `Ok`. A streaming call's duration is the time to its first
 //! response, not the life of the stream. A path that names no method of
 //! ours is counted as `unknown`, so a caller inventing paths adds no series.
+//!
+//! Each call is handled under the request id its `x-request-id` metadata
+//! names (a fresh one when it names none, or none plausible): its log lines
+//! carry it, and so do the calls it makes in turn
+//! ([`syncchain_platform::request_id`]).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +25,7 @@ use axum::{
 use sqlx::PgPool;
 use syncchain_platform::{
     metrics::{Counters, FloatGauge, Gauge, Metrics, Seconds},
+    request_id::{self, RequestId},
     shutdown::Shutdown,
 };
 use tonic::Code;
@@ -63,8 +69,15 @@ pub(crate) async fn grpc_calls(
     // "/syncchain.orders.v1.Orders/PlaceOrder" -> "orders.v1.Orders/PlaceOrder"
     let path = request.uri().path();
     let method = path.strip_prefix("/syncchain.").unwrap_or(path).to_owned();
+    let id = RequestId::parse_or_generate(
+        request
+            .headers()
+            .get(request_id::HEADER)
+            .and_then(|value| value.to_str().ok()),
+    );
     let started = Instant::now();
-    let response = next.run(request).await;
+    let span = tracing::info_span!("grpc_call", request_id = %id, service = metrics.service, method = %method);
+    let response = request_id::scope(id, span, next.run(request)).await;
     let took = started.elapsed();
     let code = response
         .headers()

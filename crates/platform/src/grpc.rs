@@ -5,7 +5,8 @@
 //! message crosses the wire. A dependency that is away (a database that
 //! cannot be reached, another service that does not answer) is not our
 //! fault and not permanent: it is UNAVAILABLE, which the caller may retry,
-//! logged once as a warning.
+//! logged once as a warning. The id of the request being handled travels
+//! in the `x-request-id` entry ([`crate::request_id`]).
 
 use chrono::{DateTime, Utc};
 use tonic::{Status, metadata::MetadataMap};
@@ -18,13 +19,21 @@ use crate::{
 pub const AUTHORIZATION: &str = "authorization";
 pub const FIELD: &str = "x-syncchain-field";
 
-/// Wraps a message in a request that carries the caller's token, if any.
+/// Wraps a message in a request that carries the caller's token, if any,
+/// and the id of the request being handled, if any.
 pub fn request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(token) = token
         && let Ok(value) = format!("Bearer {token}").parse()
     {
         request.metadata_mut().insert(AUTHORIZATION, value);
+    }
+    if let Some(id) = crate::request_id::current()
+        && let Ok(value) = id.as_str().parse()
+    {
+        request
+            .metadata_mut()
+            .insert(crate::request_id::HEADER, value);
     }
     request
 }

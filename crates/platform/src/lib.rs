@@ -16,6 +16,7 @@ pub mod health;
 pub mod identity;
 pub mod metrics;
 pub mod paging;
+pub mod request_id;
 pub mod roles;
 pub mod serve;
 pub mod shutdown;

@@ -82,14 +82,23 @@ impl Loaders {
                     services: services.clone(),
                     token: token.map(str::to_owned),
                 },
-                tokio::spawn,
+                spawn_in_request,
             ),
             products: DataLoader::new(
                 ProductLoader {
                     services: services.clone(),
                 },
-                tokio::spawn,
+                spawn_in_request,
             ),
         }
     }
+}
+
+/// Runs a batch on a task of its own, still as part of the request that
+/// asked for it: its calls carry the request's id, its lines its span.
+fn spawn_in_request<F>(batch: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(syncchain_platform::request_id::inherit(batch))
 }

@@ -21,6 +21,7 @@ mod metrics;
 mod order_limits;
 mod orders_access;
 mod oversell;
+mod request_ids;
 mod saga;
 mod sessions;
 mod subscription_limits;
