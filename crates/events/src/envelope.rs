@@ -62,7 +62,7 @@ impl Envelope {
             event_type: E::TYPE.to_owned(),
             version: E::VERSION,
             occurred_at: Utc::now(),
-            traceparent: None,
+            traceparent: syncchain_platform::trace::traceparent(),
             payload: serde_json::to_value(event)?,
         })
     }

@@ -39,6 +39,7 @@ use syncchain_platform::{
     failure::chain,
     metrics::{self, Counter, Histogram, Metrics},
     shutdown::Shutdown,
+    trace,
 };
 use uuid::Uuid;
 
@@ -287,7 +288,7 @@ impl Relay {
 
     /// One claimed batch: publish all, await all acks, delete the acknowledged
     /// rows, commit. Returns how many rows were published.
-    #[tracing::instrument(skip_all, fields(namespace = %self.namespace))]
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %self.namespace))]
     async fn publish_batch(&self) -> Result<usize, RelayError> {
         let mut tx = self.pool.begin().await?;
         let rows: Vec<Row> = sqlx::query_as(
@@ -307,15 +308,21 @@ impl Relay {
         let mut failure = None;
         for row in &rows {
             let subject = self.namespace.subject(&row.event_type);
+            // A span per event in the trace of the operation that made it,
+            // open until JetStream acknowledges; the consumer continues it.
+            let span = tracing::info_span!("outbox_publish", event.id = %row.event_id, event.r#type = %row.event_type);
+            trace::continue_from(&span, row.traceparent.as_deref());
             let mut publish = Publish::build()
                 .payload(row.envelope.clone().into_bytes().into())
                 .message_id(row.event_id.to_string());
-            if let Some(traceparent) = &row.traceparent {
-                publish = publish.header("traceparent", traceparent.as_str());
+            if let Some(traceparent) =
+                trace::traceparent_of(&span).or_else(|| row.traceparent.clone())
+            {
+                publish = publish.header(trace::TRACEPARENT, traceparent.as_str());
             }
             let started = Instant::now();
             match self.jetstream.send_publish(subject.clone(), publish).await {
-                Ok(ack) => sent.push((row, subject, started, ack)),
+                Ok(ack) => sent.push((row, subject, started, span, ack)),
                 Err(source) => {
                     failure = Some(RelayError::Publish {
                         event_id: row.event_id,
@@ -327,13 +334,13 @@ impl Relay {
             }
         }
 
-        let acks = join_all(
-            sent.into_iter()
-                .map(|(row, subject, started, ack)| async move {
-                    let ack = ack.await;
-                    (row, subject, started.elapsed(), ack)
-                }),
-        )
+        let acks = join_all(sent.into_iter().map(
+            |(row, subject, started, span, ack)| async move {
+                let ack = ack.await;
+                drop(span);
+                (row, subject, started.elapsed(), ack)
+            },
+        ))
         .await;
         let mut published = Vec::with_capacity(acks.len());
         for (row, subject, took, ack) in acks {

@@ -14,6 +14,9 @@
 //! the cost guard or by validation). It is taken only from documents that
 //! passed validation, so it is always a field of the schema: a client's
 //! operation names and made-up fields never become series.
+//!
+//! Each operation that runs does so in a `graphql_operation` span named by
+//! the same label, inside the request's `http_request` span.
 
 use std::{
     collections::HashMap,
@@ -31,6 +34,7 @@ use async_graphql::{
 };
 use syncchain_platform::metrics::{Counters, Metrics, Seconds};
 use tonic::{body::Body, transport::Channel};
+use tracing::Instrument;
 
 type Operation = [(&'static str, String); 1];
 type Outcome = [(&'static str, String); 2];
@@ -158,10 +162,14 @@ impl Extension for Observed {
                 .or_else(|| (roots.len() == 1).then(|| roots.values().next()).flatten())
                 .cloned()
         });
+        let span = tracing::info_span!(
+            "graphql_operation",
+            operation = label.as_deref().unwrap_or("unknown")
+        );
         if let (Some(label), Ok(mut ran)) = (label, self.ran.lock()) {
             *ran = Some(label);
         }
-        next.run(ctx, operation_name).await
+        next.run(ctx, operation_name).instrument(span).await
     }
 }
 

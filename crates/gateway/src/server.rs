@@ -295,6 +295,7 @@ pub async fn request_id(request: Request, next: Next) -> Response {
             .and_then(|value| value.to_str().ok()),
     );
     let span = tracing::info_span!("http_request", request_id = %id, path = %request.uri().path());
+    syncchain_platform::trace::continue_from_headers(&span, request.headers());
     let mut response = request_id::scope(id.clone(), span, next.run(request)).await;
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         response.headers_mut().insert(request_id::HEADER, value);

@@ -77,6 +77,7 @@ pub(crate) async fn grpc_calls(
     );
     let started = Instant::now();
     let span = tracing::info_span!("grpc_call", request_id = %id, service = metrics.service, method = %method);
+    syncchain_platform::trace::continue_from_headers(&span, request.headers());
     let response = request_id::scope(id, span, next.run(request)).await;
     let took = started.elapsed();
     let code = response

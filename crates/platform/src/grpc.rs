@@ -20,7 +20,7 @@ pub const AUTHORIZATION: &str = "authorization";
 pub const FIELD: &str = "x-syncchain-field";
 
 /// Wraps a message in a request that carries the caller's token, if any,
-/// and the id of the request being handled, if any.
+/// the id of the request being handled, if any, and the trace context.
 pub fn request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(token) = token
@@ -35,6 +35,7 @@ pub fn request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
             .metadata_mut()
             .insert(crate::request_id::HEADER, value);
     }
+    crate::trace::inject_metadata(request.metadata_mut());
     request
 }
 

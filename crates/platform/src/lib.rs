@@ -22,4 +22,5 @@ pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;
+pub mod trace;
 pub mod validation;

@@ -217,7 +217,11 @@ async fn emit(
     let Some(event) = outcome else { return Ok(()) };
     let mut event =
         event.map_err(|e| HandlerError::permanent(format!("cannot encode the outcome: {e}")))?;
-    event.traceparent.clone_from(&cause.traceparent);
+    // Made inside the consumer's span, it continues the cause's trace;
+    // without an exporter it still names the cause's context, if any.
+    if event.traceparent.is_none() {
+        event.traceparent.clone_from(&cause.traceparent);
+    }
     outbox::enqueue(conn, &event).await?;
     Ok(())
 }

@@ -18,7 +18,7 @@ pub mod serve;
 
 use syncchain_platform::{
     config::{ConfigError, Env, Mode},
-    telemetry::LogConfig,
+    telemetry::{LogConfig, TraceConfig},
 };
 
 use cli::Command;
@@ -109,6 +109,21 @@ impl Prepared {
             _ => Mode::Dev,
         };
         LogConfig::from_env(&self.env, mode)
+    }
+
+    /// Where to export spans: only `serve` and `dev` run long enough to
+    /// have any, each process named after its role unless
+    /// `OTEL_SERVICE_NAME` says otherwise.
+    pub fn trace_config(&self) -> Result<Option<TraceConfig>, ConfigError> {
+        let name = match &self.plan {
+            Plan::Serve(cli::Role::All, _) | Plan::Dev(_) => "syncchain",
+            Plan::Serve(cli::Role::Gateway, _) => "syncchain-gateway",
+            Plan::Serve(cli::Role::Users, _) => "syncchain-users",
+            Plan::Serve(cli::Role::Products, _) => "syncchain-products",
+            Plan::Serve(cli::Role::Orders, _) => "syncchain-orders",
+            _ => return Ok(None),
+        };
+        TraceConfig::from_env(&self.env, name)
     }
 
     pub async fn run(self) -> anyhow::Result<()> {

@@ -21,9 +21,11 @@ fn main() -> ExitCode {
 
 fn start(cli: Cli) -> anyhow::Result<()> {
     let prepared = prepare(cli.command, Env::from_process()?)?;
-    telemetry::init(&prepared.log_config()?);
+    let telemetry = telemetry::init(&prepared.log_config()?, prepared.trace_config()?.as_ref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(prepared.run())
+    let ran = runtime.block_on(prepared.run());
+    telemetry.shutdown();
+    ran
 }

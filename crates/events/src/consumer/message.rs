@@ -23,7 +23,7 @@ use std::{
 
 use async_nats::jetstream::{self, AckKind};
 use futures::FutureExt;
-use syncchain_platform::{failure::is_database_away, shutdown::Shutdown};
+use syncchain_platform::{failure::is_database_away, shutdown::Shutdown, trace};
 use tracing::Instrument;
 
 use super::{Consumer, HandlerError};
@@ -86,6 +86,13 @@ impl Consumer {
             event.r#type = %envelope.event_type,
             delivered,
         );
+        let traceparent = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(trace::TRACEPARENT))
+            .map(|value| value.as_str().to_owned())
+            .or_else(|| envelope.traceparent.clone());
+        trace::continue_from(&span, traceparent.as_deref());
         async {
             if delivered > self.config.max_deliver {
                 // Crashes and held batches raise the count too: see the

@@ -25,10 +25,11 @@ pub async fn setup_on(nats_url: &str) -> Setup {
     // Logs only on request (`SYNCCHAIN_LOG=syncchain_events=debug`): they
     // bypass the test harness's output capture.
     if let Ok(filter) = std::env::var("SYNCCHAIN_LOG") {
-        telemetry::init(&telemetry::LogConfig {
+        let logging = telemetry::LogConfig {
             format: telemetry::LogFormat::Pretty,
             filter,
-        });
+        };
+        let _ = telemetry::init(&logging, None);
     }
     let (pool, url) = syncchain_testkit::db::fresh_database().await;
     syncchain_events::migrate(&pool).await.unwrap();

@@ -14,3 +14,4 @@ mod poison;
 mod services;
 mod streams;
 mod subscriptions;
+mod traces;

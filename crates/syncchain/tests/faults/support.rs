@@ -29,7 +29,8 @@ mod client;
 mod system;
 
 use syncchain::cli::Role;
-use system::{Settings, start_gateway, start_service};
+pub use system::Settings;
+use system::{start_gateway, start_service};
 
 pub use client::{Client, code, unique_email};
 
