@@ -32,6 +32,13 @@ def is_syncchain(image):
     return name == "syncchain"
 
 
+def loopback(port):
+    """Whether a rendered compose port is published on 127.0.0.1 only."""
+    if isinstance(port, dict):
+        return port.get("host_ip") == "127.0.0.1"
+    return str(port).startswith("127.0.0.1:")
+
+
 def compose_workloads(rendered, problems):
     services = (rendered or {}).get("services") or {}
     workloads = []
@@ -39,8 +46,16 @@ def compose_workloads(rendered, problems):
         command = service.get("command") or []
         if isinstance(command, str):
             command = command.split()
-        if service.get("ports") and command[:2] != ["serve", "gateway"]:
-            problems.append(f"compose service {name} publishes ports: only the gateway may")
+        # The gateway publishes its port; the optional observability tools
+        # may publish theirs on the host's loopback only.
+        loopback_tool = "observability" in (service.get("profiles") or []) and all(
+            loopback(port) for port in service.get("ports") or []
+        )
+        if service.get("ports") and command[:2] != ["serve", "gateway"] and not loopback_tool:
+            problems.append(
+                f"compose service {name} publishes ports: only the gateway may"
+                " (and observability tools, on 127.0.0.1)"
+            )
         if not is_syncchain(service.get("image")):
             continue
         env = service.get("environment") or {}

@@ -208,6 +208,38 @@ check_compose() {
 }
 # ---- end of Compose -------------------------------------------------------
 
+# ---- Observability (deploy/observability) --------------------------------
+# The alert rules and the dashboard may only name series the code exports
+# (a family `x` is registered as "x" in crates/*/src and rendered as
+# syncchain_x, with _total for counters, _seconds for durations and
+# _bucket/_count/_sum for histograms), and the Prometheus Operator's copy of
+# the rules must be the same rules.
+check_observability() {
+    local name family missing=0
+    echo "check-deploy: alerts and dashboard name exported series only"
+    for name in $(grep -ohE 'syncchain_[a-z_]+' deploy/observability/alerts.yml \
+        deploy/observability/grafana/dashboards/*.json | sort -u); do
+        family=${name#syncchain_}
+        family=$(sed -E 's/_(bucket|count|sum)$//; s/_total$//; s/_seconds$//' <<<"$family")
+        if ! grep -rqF "\"$family\"" crates/*/src; then
+            echo "check-deploy: $name is in deploy/observability but no metric \"$family\" is registered in crates/*/src" >&2
+            missing=1
+        fi
+    done
+    [ "$missing" = 0 ] || return 1
+    echo "check-deploy: the PrometheusRule holds the rules of alerts.yml"
+    local python
+    python=$(yaml_python) || return 1
+    "$python" - <<'PY'
+import sys, yaml
+rules = yaml.safe_load(open("deploy/observability/alerts.yml"))["groups"]
+operator = yaml.safe_load(open("deploy/k8s/components/monitoring/prometheusrule.yaml"))["spec"]["groups"]
+if rules != operator:
+    sys.exit("check-deploy: deploy/k8s/components/monitoring/prometheusrule.yaml differs from deploy/observability/alerts.yml")
+PY
+}
+# ---- end of Observability ---------------------------------------------------
+
 # ---- Kubernetes (deploy/k8s) -------------------------------------------
 # Every overlay must build with `kubectl kustomize` and validate against the
 # Kubernetes schemas (kubernetes-validate bundles them, so this works
@@ -218,7 +250,7 @@ check_compose() {
 # The Kubernetes version whose schemas the manifests are checked against.
 K8S_SCHEMA_VERSION=1.30.0
 # API groups of custom resources whose schemas kubernetes-validate lacks.
-K8S_SKIPPED_CRDS='postgresql\.cnpg\.io/v1'
+K8S_SKIPPED_CRDS='postgresql\.cnpg\.io/v1|monitoring\.coreos\.com/v1'
 
 k8s_validator() {
     if command -v kubernetes-validate >/dev/null 2>&1; then
@@ -267,6 +299,7 @@ check_k8s() {
 main() {
     check_required_settings_table
     check_dockerfile
+    check_observability
     check_compose
     check_k8s
 }

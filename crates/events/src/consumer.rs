@@ -54,7 +54,7 @@ use sqlx::PgPool;
 use syncchain_platform::{
     failure::chain,
     metrics::{Counter, Gauge, Histogram, Metrics},
-    shutdown::Shutdown,
+    shutdown::{self, Shutdown},
 };
 
 pub use crate::handler::{Handler, HandlerError, after_commit};
@@ -273,20 +273,8 @@ impl Consumer {
     /// [`CLEAN_UP_EVERY`] until `shutdown`; a failure waits for the next round.
     async fn clean_up(&self, shutdown: &Shutdown) {
         let name = self.config.name.as_str();
-        let mut every = tokio::time::interval(CLEAN_UP_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                _ = every.tick() => {}
-            }
-            let cleaned = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                cleaned = processed::clean_up(&self.pool, name, processed::RETENTION) => cleaned,
-            };
-            match cleaned {
+        shutdown::every(CLEAN_UP_EVERY, shutdown, || async {
+            match processed::clean_up(&self.pool, name, processed::RETENTION).await {
                 Ok(0) => {}
                 Ok(deleted) => {
                     tracing::info!(consumer = name, deleted, "expired processed events deleted");
@@ -295,7 +283,8 @@ impl Consumer {
                     tracing::warn!(consumer = name, error = %chain(&error), "cannot delete expired processed events, will retry");
                 }
             }
-        }
+        })
+        .await;
     }
 
     /// Pulls and processes messages until `shutdown`.

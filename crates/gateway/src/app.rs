@@ -43,6 +43,8 @@ pub struct Application {
     admin_router: Router,
     http: HttpLimits,
     shutdown: Shutdown,
+    checks: Vec<health::Check>,
+    metrics: Metrics,
 }
 
 impl Application {
@@ -108,12 +110,11 @@ impl Application {
                 crate::server::request_timeout,
             ))
             .layer(middleware::from_fn(crate::server::request_id));
+        let checks: Vec<health::Check> = std::iter::once(health::Check::redis(redis))
+            .chain(services.checks())
+            .collect();
         let admin_router = syncchain_platform::metrics::router(metrics.clone())
-            .merge(health::router(
-                std::iter::once(health::Check::redis(redis))
-                    .chain(services.checks())
-                    .collect(),
-            ))
+            .merge(health::router(checks.clone()))
             .layer(middleware::from_fn_with_state(
                 config.http.request_timeout,
                 crate::server::request_timeout,
@@ -130,6 +131,8 @@ impl Application {
             admin_router,
             http: config.http,
             shutdown,
+            checks,
+            metrics: metrics.clone(),
         })
     }
 
@@ -151,6 +154,7 @@ impl Application {
                 self.http,
                 self.shutdown.clone()
             ),
+            health::watch(self.checks, &self.metrics, "gateway", self.shutdown.clone()),
         );
         tracing::info!("gateway stopped");
         Ok(())

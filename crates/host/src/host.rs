@@ -205,6 +205,10 @@ impl<S: Service> Application<S> {
                 GrpcMetrics::new(metrics, S::ROLE.name),
                 observe::grpc_calls,
             ));
+        let (checks, watched, name) = (host.checks.clone(), metrics.clone(), S::ROLE.name);
+        host.background("readiness gauge", move |stop| async move {
+            health::watch(checks, &watched, name, stop).await;
+        });
         let router = grpc
             .merge(health::router(host.checks))
             .merge(metrics::router(host.metrics));

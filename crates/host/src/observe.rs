@@ -26,7 +26,7 @@ use sqlx::PgPool;
 use syncchain_platform::{
     metrics::{Counters, FloatGauge, Gauge, Metrics, Seconds},
     request_id::{self, RequestId},
-    shutdown::Shutdown,
+    shutdown::{self, Shutdown},
 };
 use tonic::Code;
 
@@ -157,25 +157,13 @@ impl Sampler {
 
     /// Samples until `shutdown`; a failed sample keeps the last values.
     pub(crate) async fn run(self, shutdown: Shutdown) {
-        let mut every = tokio::time::interval(SAMPLE_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                _ = every.tick() => {}
-            }
+        shutdown::every(SAMPLE_EVERY, &shutdown, || async {
             self.sample_pool();
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                sampled = self.sample_tables() => {
-                    if let Err(error) = sampled {
-                        tracing::debug!(error = %error, "cannot sample the outbox and dead letters");
-                    }
-                }
+            if let Err(error) = self.sample_tables().await {
+                tracing::debug!(error = %error, "cannot sample the outbox and dead letters");
             }
-        }
+        })
+        .await;
     }
 
     fn sample_pool(&self) {

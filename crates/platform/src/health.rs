@@ -3,6 +3,10 @@
 //! the names of those that do not (never their addresses or errors). A
 //! dependency the process can do without (a cache) is [`Check::optional`]:
 //! reported, but never the reason the process is not ready.
+//!
+//! [`watch`] runs the same checks every few seconds for `/metrics`
+//! (`syncchain_ready`, `syncchain_dependency_up`), so readiness can be
+//! alerted on where nothing polls `/readyz`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -74,8 +78,41 @@ pub fn router(checks: Vec<Check>) -> Router {
         .with_state(Arc::new(checks))
 }
 
-async fn ready(State(checks): State<Arc<Vec<Check>>>) -> (StatusCode, Json<serde_json::Value>) {
-    let results = join_all(checks.iter().map(|c| {
+/// Runs `checks` every few seconds until `shutdown`, setting
+/// `syncchain_ready{service}` (1 when every required check passes) and
+/// `syncchain_dependency_up{service,dependency}`.
+pub async fn watch(
+    checks: Vec<Check>,
+    metrics: &crate::metrics::Metrics,
+    service: &'static str,
+    shutdown: crate::shutdown::Shutdown,
+) {
+    let ready = metrics
+        .gauges::<[(&str, &str); 1]>(
+            "ready",
+            "1 when every dependency a process needs answers its readiness check, else 0",
+        )
+        .get_or_create_owned(&[("service", service)]);
+    let up = metrics.gauges::<[(&'static str, &'static str); 2]>(
+        "dependency_up",
+        "1 when a dependency answers its readiness check, else 0",
+    );
+    crate::shutdown::every(Duration::from_secs(5), &shutdown, || async {
+        let results = evaluate(&checks).await;
+        let all_ready = results.iter().all(|(_, ok, required)| *ok || !*required);
+        ready.set(i64::from(all_ready));
+        for (name, ok, _) in results {
+            up.get_or_create(&[("service", service), ("dependency", name)])
+                .set(i64::from(ok));
+        }
+    })
+    .await;
+}
+
+/// Each check's name, whether it passed (within 2 s), and whether it is
+/// required.
+async fn evaluate(checks: &[Check]) -> Vec<(&'static str, bool, bool)> {
+    join_all(checks.iter().map(|c| {
         let probe = (c.probe)();
         let (name, required) = (c.name, c.required);
         async move {
@@ -85,7 +122,11 @@ async fn ready(State(checks): State<Arc<Vec<Check>>>) -> (StatusCode, Json<serde
             (name, ok, required)
         }
     }))
-    .await;
+    .await
+}
+
+async fn ready(State(checks): State<Arc<Vec<Check>>>) -> (StatusCode, Json<serde_json::Value>) {
+    let results = evaluate(&checks).await;
     let failing: Vec<&str> = results
         .iter()
         .filter(|(_, ok, required)| !ok && *required)

@@ -5,6 +5,29 @@
 
 pub use tokio_util::sync::CancellationToken as Shutdown;
 
+/// Runs `round` now and then every `period` until `shutdown`, which also
+/// cuts a round short. A slow round delays the next instead of piling up.
+pub async fn every<F, Fut>(period: std::time::Duration, shutdown: &Shutdown, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            () = round() => {}
+        }
+    }
+}
+
 /// Completes on Ctrl-C or SIGTERM.
 pub async fn signal() {
     until(false).await;
@@ -78,4 +101,29 @@ fn token_until(hangup: bool) -> Shutdown {
         trigger.cancel();
     });
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::atomic::{AtomicUsize, Ordering},
+        time::Duration,
+    };
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_runs_at_once_then_each_period_and_stops_on_shutdown() {
+        let shutdown = Shutdown::new();
+        let rounds = AtomicUsize::new(0);
+        let ran = every(Duration::from_millis(20), &shutdown, || async {
+            if rounds.fetch_add(1, Ordering::SeqCst) == 2 {
+                shutdown.cancel();
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(5), ran)
+            .await
+            .expect("stopped once cancelled");
+        assert_eq!(rounds.load(Ordering::SeqCst), 3);
+    }
 }

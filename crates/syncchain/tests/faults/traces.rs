@@ -21,7 +21,11 @@ use crate::support::{Client, Settings, unique_email};
 
 /// A span the trace must hold: process, span name, and an attribute that
 /// tells it apart, if one must.
-type Expected = (&'static str, &'static str, Option<(&'static str, &'static str)>);
+type Expected = (
+    &'static str,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+);
 
 /// A span as the collector received it.
 #[derive(Debug, Clone)]
