@@ -200,6 +200,18 @@ enum BindError {
     },
 }
 
+/// Why a pull did not deliver its batch; the consumer binds again and
+/// retries with backoff.
+#[derive(Debug, thiserror::Error)]
+enum PullError {
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error("cannot request a batch")]
+    Request(#[source] pull::BatchError),
+    #[error("the batch ended with an error")]
+    Batch(#[source] async_nats::Error),
+}
+
 /// Applies the events of one durable consumer with one handler.
 pub struct Consumer {
     pool: PgPool,
@@ -325,9 +337,9 @@ impl Consumer {
                     bound = None;
                     failures += 1;
                     if failures == 1 {
-                        tracing::warn!(consumer = name, error = %error, "consumer cannot pull, retrying with backoff");
+                        tracing::warn!(consumer = name, error = %chain(&error), "consumer cannot pull, retrying with backoff");
                     } else {
-                        tracing::debug!(consumer = name, error = %error, failures, "consumer pull retry failed");
+                        tracing::debug!(consumer = name, error = %chain(&error), failures, "consumer pull retry failed");
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => break,
@@ -341,7 +353,7 @@ impl Consumer {
 
     /// Processes one pulled batch until it ends or `shutdown`; `Err` when
     /// the server ended it with an error status.
-    async fn drain(&self, mut batch: pull::Batch, shutdown: &Shutdown) -> Result<(), String> {
+    async fn drain(&self, mut batch: pull::Batch, shutdown: &Shutdown) -> Result<(), PullError> {
         loop {
             let next = tokio::select! {
                 biased;
@@ -357,7 +369,7 @@ impl Consumer {
             };
             match next {
                 Some(Ok(message)) => self.process(message, shutdown).await,
-                Some(Err(error)) => return Err(error.to_string()),
+                Some(Err(error)) => return Err(PullError::Batch(error)),
                 None => return Ok(()),
             }
         }
@@ -381,10 +393,10 @@ impl Consumer {
     }
 
     /// Requests the next batch, binding the durable consumer first if needed.
-    async fn pull(&self, bound: &mut Option<PullConsumer>) -> Result<pull::Batch, String> {
+    async fn pull(&self, bound: &mut Option<PullConsumer>) -> Result<pull::Batch, PullError> {
         let consumer = match bound {
             Some(consumer) => consumer,
-            None => bound.insert(self.bind().await.map_err(|e| chain(&e))?),
+            None => bound.insert(self.bind().await?),
         };
         consumer
             .batch()
@@ -392,7 +404,7 @@ impl Consumer {
             .expires(self.config.fetch_wait)
             .messages()
             .await
-            .map_err(|e| chain(&e))
+            .map_err(PullError::Request)
     }
 
     /// Creates the durable consumer, or updates it to this configuration.

@@ -82,12 +82,22 @@ pub async fn graphql(
     let bytes = match read.await {
         Ok(Ok(bytes)) => bytes,
         Err(_) => return body_too_slow(state.body_timeout),
-        Ok(Err(_)) => {
+        Ok(Err(error)) if over_limit(&error) => {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ApiError::BadUserInput {
                     field: None,
                     message: format!("the request body is larger than {limit} bytes"),
+                },
+            );
+        }
+        // Malformed framing (a bad chunk), or the client went away.
+        Ok(Err(_)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ApiError::BadUserInput {
+                    field: None,
+                    message: "the request body could not be read".into(),
                 },
             );
         }
@@ -166,6 +176,18 @@ fn ide(state: AppState) -> Response {
         )
             .into_response()
     }
+}
+
+/// Whether reading the body failed because it passed the size limit.
+fn over_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 #[cfg(test)]

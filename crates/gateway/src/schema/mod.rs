@@ -8,6 +8,7 @@ mod convert;
 mod loaders;
 mod order_updates;
 mod orders;
+mod paging;
 mod products;
 mod users;
 

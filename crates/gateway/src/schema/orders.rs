@@ -18,8 +18,9 @@ use super::{
     },
     convert,
     order_updates::OrderUpdates,
+    paging::{PageInfo, page_size},
     products::Product,
-    users::{PageInfo, User, page_size},
+    users::User,
 };
 use crate::{
     errors::{ApiError, ApiResult},

@@ -10,7 +10,7 @@ use syncchain_proto::products::v1 as pb;
 use super::{
     context::{admin, services, token},
     convert,
-    users::{PageInfo, page_size},
+    paging::{PageInfo, page_size},
 };
 use crate::errors::{ApiError, ApiResult};
 

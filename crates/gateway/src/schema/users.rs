@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use syncchain_platform::grpc::request;
 use syncchain_proto::users::v1 as pb;
 
-use super::context::{admin, caller, services, token};
+use super::{
+    context::{admin, caller, services, token},
+    paging::{PageInfo, page_size},
+};
 use crate::errors::{ApiError, ApiResult};
 
 /// Default and largest page of a list.
-const DEFAULT_PAGE: i32 = 20;
-const MAX_PAGE: i32 = 100;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Role {
@@ -73,27 +74,9 @@ pub struct RegisterInput {
 }
 
 #[derive(SimpleObject)]
-pub struct PageInfo {
-    /// Pass as `after` to get the next page.
-    pub end_cursor: Option<String>,
-    pub has_next_page: bool,
-}
-
-#[derive(SimpleObject)]
 pub struct UserConnection {
     pub nodes: Vec<User>,
     pub page_info: PageInfo,
-}
-
-pub(crate) fn page_size(first: Option<i32>) -> ApiResult<u32> {
-    match first {
-        None => Ok(DEFAULT_PAGE as u32),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n as u32),
-        Some(_) => Err(ApiError::bad_input(
-            "first",
-            format!("must be between 1 and {MAX_PAGE}"),
-        )),
-    }
 }
 
 async fn list(

@@ -58,6 +58,26 @@ async fn a_socket_that_sends_nothing_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test]
+async fn a_body_with_broken_framing_is_bad_input_not_too_large() {
+    let app = TestApp::spawn().await;
+    let mut socket = open(&app).await;
+    // A chunk size that is not hexadecimal.
+    socket
+        .write_all(
+            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        )
+        .await
+        .expect("written");
+    let answer = read_until_closed(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("answered and closed");
+
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+    assert!(answer.contains("could not be read"), "{answer}");
+}
+
+#[tokio::test]
 async fn a_trickled_body_is_cut_off_with_a_coded_timeout_error() {
     let app = TestApp::spawn_with(&[("SYNCCHAIN_HTTP_BODY_TIMEOUT", "1s")]).await;
     let mut socket = open(&app).await;
