@@ -1,12 +1,12 @@
-//! All SQL of the orders service, and nothing else. Queries are checked at
-//! run time (no build-time database); each function takes the executor it
-//! should run on, so callers decide what shares a transaction.
+//! The SQL of the orders service's tables. Queries are checked at run time
+//! (no build-time database); each function takes the executor it should
+//! run on, so callers decide what shares a transaction.
 //!
 //! A status changes only through [`apply`], which takes a [`Transition`]
 //! (so only a legal one) and updates `WHERE status = <from>`: a change that
-//! raced with another finds no row and is not applied. It also notifies
-//! [`CHANGED_CHANNEL`] in the same transaction, so waiters hear of the
-//! change exactly when it commits.
+//! raced with another finds no row and is not applied. It also announces
+//! the change ([`crate::watch::announce`]) in the same transaction, so
+//! waiters hear of it exactly when it commits.
 
 use std::time::Duration;
 
@@ -14,10 +14,6 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRo
 use uuid::Uuid;
 
 use crate::domain::{Cursor, Order, OrderId, OrderStatus, ProductId, Transition};
-
-/// The `LISTEN`/`NOTIFY` channel of status changes; the payload is the
-/// order id.
-pub const CHANGED_CHANNEL: &str = "orders_changed";
 
 const COLUMNS: &str = "id, user_id, product_id, quantity, unit_price, total_amount, status, \
                        rejection_reason, created_at, updated_at";
@@ -220,11 +216,7 @@ pub async fn apply(
     let Some(row) = row else {
         return Ok(None);
     };
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANGED_CHANNEL)
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
+    crate::watch::announce(conn, id).await?;
     order_from(&row).map(Some)
 }
 

@@ -1,7 +1,8 @@
-//! Hearing about order changes as they commit.
+//! Hearing about order changes as they commit: the one place that knows
+//! how a change is announced and heard.
 //!
-//! Every status change notifies `orders_changed` (payload: the order id) in
-//! its own transaction, so Postgres delivers it exactly at commit, to every
+//! Every status change notifies [`CHANNEL`] (payload: the order id) in its
+//! own transaction ([`announce`]), so Postgres delivers it exactly at commit, to every
 //! instance of the service. Each instance keeps ONE listening connection
 //! ([`Changes::run`]) and fans the notifications out in process over a
 //! broadcast channel, so a thousand waiting requests cost one connection,
@@ -18,12 +19,27 @@
 
 use std::time::Duration;
 
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::{PgConnection, PgPool, postgres::PgListener};
 use syncchain_platform::{failure::chain, shutdown::Shutdown};
 use tokio::{sync::broadcast, time::Instant};
 use uuid::Uuid;
 
-use crate::{domain::OrderId, storage::CHANGED_CHANNEL};
+use crate::domain::OrderId;
+
+/// The `LISTEN`/`NOTIFY` channel of status changes; the payload is the
+/// order id.
+const CHANNEL: &str = "orders_changed";
+
+/// Announces that order `id` changed, to every instance's listener, when
+/// the transaction `conn` is in commits.
+pub(crate) async fn announce(conn: &mut PgConnection, id: OrderId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 /// Notifications waiting for slow subscribers before they count as behind.
 const CAPACITY: usize = 1024;
@@ -166,7 +182,7 @@ impl Changes {
 
 async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANGED_CHANNEL).await?;
+    listener.listen(CHANNEL).await?;
     Ok(listener)
 }
 

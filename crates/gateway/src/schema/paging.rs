@@ -5,6 +5,7 @@ use async_graphql::SimpleObject;
 
 use crate::errors::{ApiError, ApiResult};
 
+/// Default and largest page of a list.
 const DEFAULT_PAGE: i32 = 20;
 const MAX_PAGE: i32 = 100;
 

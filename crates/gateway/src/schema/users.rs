@@ -12,8 +12,6 @@ use super::{
 };
 use crate::errors::{ApiError, ApiResult};
 
-/// Default and largest page of a list.
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Role {
     Customer,
