@@ -30,14 +30,18 @@
 //! them, so it carries on without a restart. Each pull reports to
 //! [`JetStreamHealth`], so `/readyz` is not ready while it cannot bind.
 //!
-//! Each consumer counts its messages by outcome (applied, duplicate,
+//! Each consumer counts its messages by outcome (applied, skipped, duplicate,
 //! retried, parked), its redeliveries and how long each message took, and
 //! reads JetStream's pending and unacknowledged counts at most every few
 //! seconds ([`ConsumerMetrics`]).
 //!
+//! The messages of a batch are applied several at once
+//! ([`ConsumerConfig::concurrency`]), each in its own transaction: the
+//! rate of one consumer is then not one commit's latency after another.
+//!
 //! Nothing a message does stops the loop: errors, even panics of a handler,
 //! end in a retry or a dead letter. On shutdown the consumer stops pulling,
-//! finishes the message in hand and hands the rest of its batch back.
+//! finishes the messages in hand and hands the rest of its batch back.
 
 use std::{
     sync::Arc,
@@ -49,7 +53,7 @@ use async_nats::jetstream::{
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
     context::{GetStreamError, GetStreamErrorKind},
 };
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, stream::FuturesUnordered};
 use sqlx::PgPool;
 use syncchain_platform::{
     failure::chain,
@@ -72,6 +76,7 @@ const READ_PENDING_EVERY: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct ConsumerMetrics {
     applied: Counter,
+    skipped: Counter,
     duplicates: Counter,
     retried: Counter,
     parked: Counter,
@@ -93,7 +98,7 @@ impl ConsumerMetrics {
     pub fn new(metrics: &Metrics, name: &str) -> Self {
         let messages = metrics.counters::<[(&'static str, String); 2]>(
             "consumer_messages",
-            "Messages a consumer finished with, by outcome: applied, duplicate (already applied), retried (handed back after a failure), parked.",
+            "Messages a consumer finished with, by outcome: applied, skipped (a type its handler does not want), duplicate (already applied), retried (handed back after a failure), parked.",
         );
         let outcome = |outcome: &str| {
             messages.get_or_create_owned(&[
@@ -104,6 +109,7 @@ impl ConsumerMetrics {
         let labels = [("consumer", name.to_owned())];
         Self {
             applied: outcome("applied"),
+            skipped: outcome("skipped"),
             duplicates: outcome("duplicate"),
             retried: outcome("retried"),
             parked: outcome("parked"),
@@ -144,13 +150,22 @@ pub struct ConsumerConfig {
     pub retry_delay: Duration,
     /// Messages pulled at once.
     pub batch: usize,
+    /// The handler's effect may be applied twice without harm (deleting a
+    /// cached copy): no processed-event record is kept, so its transaction
+    /// writes nothing of the consumer's and a redelivery applies it again.
+    pub idempotent: bool,
+    /// Messages applied at once, each in its own transaction (so each
+    /// holds a connection of the pool while it runs). Their order is not
+    /// kept: handlers are correct whatever the order, as they must be with
+    /// several instances sharing the durable consumer.
+    pub concurrency: usize,
     /// How long one pull waits for messages.
     pub fetch_wait: Duration,
 }
 
 impl ConsumerConfig {
     /// Defaults: ack wait 30 s, 5 deliveries, retries after 1 s, 2 s, 4 s...,
-    /// batches of 10, pulls of 5 s.
+    /// batches of 64 applied 8 at a time, pulls of 5 s.
     pub fn new(name: impl Into<String>, stream: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -159,7 +174,9 @@ impl ConsumerConfig {
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             retry_delay: Duration::from_secs(1),
-            batch: 10,
+            batch: 64,
+            concurrency: 8,
+            idempotent: false,
             fetch_wait: Duration::from_secs(5),
         }
     }
@@ -351,28 +368,39 @@ impl Consumer {
         tracing::info!(consumer = name, "consumer stopped");
     }
 
-    /// Processes one pulled batch until it ends or `shutdown`; `Err` when
-    /// the server ended it with an error status.
+    /// Processes one pulled batch until it ends or `shutdown`, up to
+    /// `concurrency` messages at once, each in its own transaction; `Err`
+    /// when the server ended it with an error status. Returns once every
+    /// message started has been settled.
     async fn drain(&self, mut batch: pull::Batch, shutdown: &Shutdown) -> Result<(), PullError> {
-        loop {
-            let next = tokio::select! {
+        let limit = self.config.concurrency.max(1);
+        let mut in_flight = FuturesUnordered::new();
+        let mut taking = true;
+        let mut ended = Ok(());
+        while taking || !in_flight.is_empty() {
+            tokio::select! {
                 biased;
-                () = shutdown.cancelled() => {
+                () = shutdown.cancelled(), if taking => {
                     // Hand back what was pulled but not started, so another
-                    // instance takes it now rather than after ack_wait.
+                    // instance takes it now rather than after ack_wait; what
+                    // is in hand finishes.
+                    taking = false;
                     while let Some(Some(Ok(message))) = batch.next().now_or_never() {
                         message::settle(&message, AckKind::Nak(None)).await;
                     }
-                    return Ok(());
                 }
-                next = batch.next() => next,
-            };
-            match next {
-                Some(Ok(message)) => self.process(message, shutdown).await,
-                Some(Err(error)) => return Err(PullError::Batch(error)),
-                None => return Ok(()),
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+                next = batch.next(), if taking && in_flight.len() < limit => match next {
+                    Some(Ok(message)) => in_flight.push(self.process(message, shutdown)),
+                    Some(Err(error)) => {
+                        taking = false;
+                        ended = Err(PullError::Batch(error));
+                    }
+                    None => taking = false,
+                },
             }
         }
+        ended
     }
 
     /// Sets the pending gauges from JetStream's view of the consumer.

@@ -84,6 +84,14 @@ impl From<DecodeError> for HandlerError {
 /// Applies events of one consumer.
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync {
+    /// Whether events of `event_type` mean anything to this handler. Those
+    /// that do not are acknowledged without a transaction: there is nothing
+    /// to apply and so nothing to record. By default every event does.
+    fn wants(&self, event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
+
     /// Applies `envelope` using `tx`; the consumer commits on `Ok`.
     async fn handle(
         &self,

@@ -18,16 +18,20 @@ pub const CHANNEL: &str = "syncchain_events_outbox";
 #[tracing::instrument(skip_all, fields(event.id = %envelope.id, event.type = %envelope.event_type))]
 pub async fn enqueue(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
     let json = serde_json::to_string(envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("INSERT INTO outbox (event_id, event_type, envelope) VALUES ($1, $2, $3::json)")
-        .bind(envelope.id)
-        .bind(&envelope.event_type)
-        .bind(json)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(CHANNEL)
-        .execute(&mut *conn)
-        .await?;
+    // One statement, one round trip: the row and the notification.
+    sqlx::query(
+        "WITH queued AS (
+             INSERT INTO outbox (event_id, event_type, envelope) VALUES ($1, $2, $3::json)
+             RETURNING seq
+         )
+         SELECT pg_notify($4, '') FROM queued",
+    )
+    .bind(envelope.id)
+    .bind(&envelope.event_type)
+    .bind(json)
+    .bind(CHANNEL)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -188,14 +188,21 @@ impl Relay {
 
     /// Publishes batches until the outbox has no unclaimed row left; returns
     /// how many events this call published. Stops at the first failure.
+    /// A batch shorter than the batch size found every unclaimed row, so no
+    /// further pass is made for it: rows committed since then have notified.
     pub async fn publish_pending(&self) -> Result<usize, RelayError> {
         let mut total = 0;
         loop {
-            match self.publish_batch().await? {
-                0 => return Ok(total),
-                n => total += n,
+            let claimed = self.publish_batch().await?;
+            total += claimed.published;
+            if claimed.rows < self.batch_size_rows() {
+                return Ok(total);
             }
         }
+    }
+
+    fn batch_size_rows(&self) -> usize {
+        usize::try_from(self.batch_size).unwrap_or(usize::MAX)
     }
 
     /// Publishes until `shutdown`; never returns early, whatever fails.
@@ -287,9 +294,9 @@ impl Relay {
     }
 
     /// One claimed batch: publish all, await all acks, delete the acknowledged
-    /// rows, commit. Returns how many rows were published.
+    /// rows, commit. Returns how many rows it claimed and published.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %self.namespace))]
-    async fn publish_batch(&self) -> Result<usize, RelayError> {
+    async fn publish_batch(&self) -> Result<Claimed, RelayError> {
         let mut tx = self.pool.begin().await?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT seq, event_id, event_type, envelope::text AS envelope,
@@ -301,7 +308,7 @@ impl Relay {
         .await?;
         if rows.is_empty() {
             tx.rollback().await?;
-            return Ok(0);
+            return Ok(Claimed::default());
         }
 
         let mut sent = Vec::with_capacity(rows.len());
@@ -376,9 +383,19 @@ impl Relay {
         self.metrics.published.inc_by(published.len() as u64);
         match failure {
             Some(error) => Err(error),
-            None => Ok(published.len()),
+            None => Ok(Claimed {
+                rows: rows.len(),
+                published: published.len(),
+            }),
         }
     }
+}
+
+/// What one pass of the relay claimed and published.
+#[derive(Debug, Default, Clone, Copy)]
+struct Claimed {
+    rows: usize,
+    published: usize,
 }
 
 /// Waits for an outbox notification, at most `poll_interval`.

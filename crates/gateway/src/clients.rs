@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use syncchain_platform::health::Check;
+use syncchain_platform::{health::Check, net};
 use syncchain_proto::{
     orders::v1 as orders_pb, orders::v1::orders_client::OrdersClient, products::v1 as products_pb,
     products::v1::products_client::ProductsClient, users::v1 as users_pb,
     users::v1::users_client::UsersClient,
 };
-use tonic::transport::Endpoint;
 
 use syncchain_platform::metrics::Metrics;
 
@@ -104,12 +103,8 @@ fn answers<T>(result: Result<T, tonic::Status>) -> bool {
 }
 
 fn channel(url: &str, timeout: Option<Duration>) -> anyhow::Result<tonic::transport::Channel> {
-    let mut endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| anyhow::anyhow!("invalid service address {url}: {e}"))?
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
+    let mut endpoint = net::endpoint(url, Duration::from_secs(2))
+        .map_err(|e| anyhow::anyhow!("invalid service address {url}: {e}"))?;
     if let Some(timeout) = timeout {
         endpoint = endpoint.timeout(timeout);
     }

@@ -89,9 +89,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: HttpLimits, sh
             drop(stream);
             continue;
         };
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
+        syncchain_platform::net::accepted(&stream);
         let connection = Connection {
             builder: builder.clone(),
             router: router.clone(),

@@ -109,13 +109,17 @@ impl Host {
     }
 
     /// Consumes the durable consumer `config` with `handler`, in the
-    /// service's database, reporting its pulls to `/readyz`.
+    /// service's database, reporting its pulls to `/readyz`. It applies at
+    /// most a quarter of the pool's connections' worth of messages at once,
+    /// so requests and the other consumers keep connections too.
     pub fn consumer(
         &mut self,
         name: &'static str,
-        config: ConsumerConfig,
+        mut config: ConsumerConfig,
         handler: impl Handler + 'static,
     ) -> anyhow::Result<()> {
+        let share = usize::try_from(self.pool.options().get_max_connections() / 4).unwrap_or(1);
+        config.concurrency = config.concurrency.min(share.max(1));
         let consumer = Consumer::new(
             self.pool.clone(),
             self.jetstream.clone(),

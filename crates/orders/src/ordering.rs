@@ -101,12 +101,16 @@ impl Orders {
         }
         let unit_price = self.prices.unit_price(new.product_id, token).await?;
         let total = Money::total(unit_price, new.quantity)?;
+        let id = OrderId::generate();
+        // Heard from before the order exists, so no change of it can be
+        // missed: the saga starts only once the insert commits.
+        let subscription = self.changes.subscribe(id);
         let mut tx = self.pool.begin().await?;
         self.within_limits(&mut tx, caller.user_id).await?;
         let order = storage::insert(
             &mut tx,
             NewRow {
-                id: OrderId::generate(),
+                id,
                 user_id: caller.user_id,
                 product_id: new.product_id,
                 quantity: new.quantity.get(),
@@ -124,7 +128,7 @@ impl Orders {
         if wait.is_zero() {
             return Ok(order);
         }
-        Ok(self.settled_within(order, wait).await)
+        Ok(self.settled_within(order, subscription, wait).await)
     }
 
     /// Takes the customer's placement lock for the rest of `tx` and checks
@@ -151,13 +155,19 @@ impl Orders {
     }
 
     /// The order once it left PENDING, or as it stands when `wait` is over.
-    /// The order is committed by now, so a failing re-read is logged and
-    /// the order returned as last seen rather than failing the placement.
-    async fn settled_within(&self, placed: Order, wait: Duration) -> Order {
+    /// `subscription` was taken before the order was inserted, so the
+    /// order is read again only when it may have changed. The order is
+    /// committed by now, so a failing re-read is logged and the order
+    /// returned as last seen rather than failing the placement.
+    async fn settled_within(
+        &self,
+        placed: Order,
+        mut subscription: Subscription,
+        wait: Duration,
+    ) -> Order {
         let deadline = Instant::now() + wait;
-        let mut subscription = self.changes.subscribe(placed.id);
         let mut current = placed;
-        loop {
+        while subscription.changed(Some(deadline)).await == Wake::Changed {
             match storage::find(&self.pool, current.id).await {
                 Ok(Some(order)) => current = order,
                 Ok(None) => return current,
@@ -169,10 +179,8 @@ impl Orders {
             if current.status != OrderStatus::Pending {
                 return current;
             }
-            if subscription.changed(Some(deadline)).await != Wake::Changed {
-                return current;
-            }
         }
+        current
     }
 
     #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, order.id = %id))]

@@ -13,12 +13,9 @@
 
 use std::time::Duration;
 
-use syncchain_platform::grpc;
+use syncchain_platform::{grpc, net};
 use syncchain_proto::products::v1::{GetProductRequest, products_client::ProductsClient};
-use tonic::{
-    Code, Status,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Code, Status, transport::Channel};
 
 use crate::domain::{ProductId, UnitPrice};
 
@@ -50,8 +47,7 @@ pub struct Prices {
 impl Prices {
     /// Connects on first use; `url` was validated with the configuration.
     pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(CONNECT_TIMEOUT)
+        let channel = net::endpoint(url, CONNECT_TIMEOUT)?
             .timeout(REQUEST_TIMEOUT)
             .connect_lazy();
         Ok(Self {

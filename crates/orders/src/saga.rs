@@ -62,6 +62,10 @@ struct Answer {
 
 #[syncchain_events::async_trait]
 impl Handler for StockOutcomes {
+    fn wants(&self, event_type: &str) -> bool {
+        matches!(event_type, StockReservedV1::TYPE | StockRejectedV1::TYPE)
+    }
+
     async fn handle(
         &self,
         tx: &mut Transaction<'_, Postgres>,

@@ -15,6 +15,7 @@ pub mod grpc;
 pub mod health;
 pub mod identity;
 pub mod metrics;
+pub mod net;
 pub mod paging;
 pub mod request_id;
 pub mod roles;

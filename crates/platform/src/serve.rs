@@ -27,7 +27,7 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         tracing::info!(service, %address, "service listening");
     }
-    axum::serve(listener, router)
+    axum::serve(crate::net::listener(listener), router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .with_context(|| format!("the {service} service stopped serving"))

@@ -46,8 +46,8 @@ use crate::{
 /// The durable consumer's name, shared by every instance.
 pub const CONSUMER: &str = "products";
 
-/// Order events; the types this side does not handle are recorded and
-/// skipped.
+/// Order events; the types this side does not handle (`orders.settled`)
+/// are acknowledged without a transaction ([`Handler::wants`]).
 pub fn consumer_config() -> ConsumerConfig {
     ConsumerConfig::new(CONSUMER, streams::ORDERS).subject("orders.>")
 }
@@ -81,6 +81,10 @@ impl StockKeeper {
 
 #[async_trait]
 impl Handler for StockKeeper {
+    fn wants(&self, event_type: &str) -> bool {
+        matches!(event_type, OrderPlacedV1::TYPE | OrderCancelledV1::TYPE)
+    }
+
     async fn handle(
         &self,
         tx: &mut Transaction<'_, Postgres>,

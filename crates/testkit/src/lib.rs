@@ -13,6 +13,7 @@ use std::{future::Future, time::Duration};
 pub mod db;
 pub mod ledger;
 pub mod nats_server;
+pub mod predecessor;
 pub mod process;
 pub mod proxy;
 pub mod redis_server;
@@ -71,6 +72,36 @@ pub async fn jetstream(url: &str) -> async_nats::jetstream::Context {
     .await;
     assert!(connected, "no connection to NATS at {url} within 10 s");
     async_nats::jetstream::new(client)
+}
+
+/// Waits until durable consumer `consumer` of stream `stream` has settled
+/// every message published so far: JetStream has nothing left to deliver
+/// to it and nothing delivered waits for an acknowledgement, which the
+/// consumer sends after its transaction commits (or once the message is
+/// parked). `false` when that did not happen within `timeout`.
+#[must_use = "assert on the result: false means the consumer never caught up"]
+pub async fn consumer_settled(
+    jetstream: &async_nats::jetstream::Context,
+    stream: &str,
+    consumer: &str,
+    timeout: Duration,
+) -> bool {
+    let Ok(stream) = jetstream.get_stream(stream).await else {
+        return false;
+    };
+    eventually(timeout, || async {
+        let Ok(mut durable) = stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(consumer)
+            .await
+        else {
+            return false;
+        };
+        durable
+            .info()
+            .await
+            .is_ok_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
+    })
+    .await
 }
 
 /// Polls `check` every 20 ms until it returns true (then `true`) or

@@ -79,6 +79,11 @@ impl Consumer {
                     .await;
             }
         };
+        if !self.handler.wants(&envelope.event_type) {
+            self.metrics.skipped.inc();
+            settle(&message, AckKind::Ack).await;
+            return;
+        }
         let span = tracing::info_span!(
             "consume",
             consumer = %self.config.name,
@@ -142,23 +147,25 @@ impl Consumer {
         .await;
     }
 
-    /// One transaction: record the event as processed, run the handler,
-    /// commit. `Err` only for the database itself, also when the handler
+    /// One transaction: record the event as processed (unless the consumer
+    /// is idempotent), run the handler, commit. `Err` only for the database itself, also when the handler
     /// is the one that found it away.
     async fn apply(&self, envelope: &Envelope) -> Result<Applied, Unavailable> {
         let mut tx = self.pool.begin().await?;
-        let recorded = sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.config.name)
-        .bind(envelope.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if recorded == 0 {
-            tx.rollback().await?;
-            return Ok(Applied::AlreadyDone);
+        if !self.config.idempotent {
+            let recorded = sqlx::query(
+                "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&self.config.name)
+            .bind(envelope.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if recorded == 0 {
+                tx.rollback().await?;
+                return Ok(Applied::AlreadyDone);
+            }
         }
         let effects = Effects::default();
         let handling = AssertUnwindSafe(self.handler.handle(&mut tx, envelope)).catch_unwind();

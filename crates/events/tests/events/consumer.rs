@@ -327,3 +327,95 @@ async fn a_consumer_carries_on_after_nats_restarts() {
     assert_eq!(applied(&setup.pool, after.id).await, 1);
     consumer.stop().await;
 }
+
+/// Applies an event only once `parties` events are being applied at the
+/// same time.
+struct Rendezvous(std::sync::Arc<tokio::sync::Barrier>);
+
+#[async_trait]
+impl Handler for Rendezvous {
+    async fn handle(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        envelope: &Envelope,
+    ) -> Result<(), HandlerError> {
+        tokio::time::timeout(WAIT, self.0.wait())
+            .await
+            .map_err(|_| HandlerError::permanent("applied alone"))?;
+        sqlx::query("INSERT INTO applied (event_id, role) VALUES ($1, 'USER')")
+            .bind(envelope.id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_messages_of_a_batch_are_applied_at_the_same_time() {
+    let setup = setup().await;
+    let parties = 3;
+    let consumer = start_with(
+        &setup,
+        setup.pool.clone(),
+        Rendezvous(std::sync::Arc::new(tokio::sync::Barrier::new(parties))),
+    )
+    .await;
+    let events: Vec<Envelope> = (0..parties).map(|_| registered("USER")).collect();
+
+    for event in &events {
+        publish_envelope(&setup, event).await;
+    }
+
+    for event in &events {
+        wait_applied(&setup, event.id).await;
+        assert_eq!(processed(&setup.pool, event.id).await, 1);
+    }
+    assert!(parked(&setup.pool).await.is_empty());
+    consumer.stop().await;
+    setup.cleanup().await;
+}
+
+/// Wants no event at all.
+struct Uninterested;
+
+#[async_trait]
+impl Handler for Uninterested {
+    fn wants(&self, _event_type: &str) -> bool {
+        false
+    }
+
+    async fn handle(
+        &self,
+        _tx: &mut Transaction<'_, Postgres>,
+        _envelope: &Envelope,
+    ) -> Result<(), HandlerError> {
+        Err(HandlerError::permanent("handed an event it does not want"))
+    }
+}
+
+#[tokio::test]
+async fn an_event_the_handler_does_not_want_is_acknowledged_without_a_record() {
+    let setup = setup().await;
+    let consumer = start_with(&setup, setup.pool.clone(), Uninterested).await;
+    let event = registered("USER");
+
+    publish_envelope(&setup, &event).await;
+
+    let stream = setup
+        .jetstream
+        .get_stream(setup.namespace.stream(streams::USERS))
+        .await
+        .unwrap();
+    let settled = eventually(WAIT, || async {
+        let mut durable: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer(NAME).await.unwrap();
+        let info = durable.info().await.unwrap();
+        info.delivered.stream_sequence >= 1 && info.num_ack_pending == 0 && info.num_pending == 0
+    })
+    .await;
+    assert!(settled, "the event was not acknowledged");
+    assert_eq!(processed(&setup.pool, event.id).await, 0);
+    assert!(parked(&setup.pool).await.is_empty());
+    consumer.stop().await;
+    setup.cleanup().await;
+}

@@ -7,6 +7,11 @@
 //! subscription ends with `UNAUTHENTICATED` soon after `signOut` or a role
 //! change, and when the token expires. It holds its [`Slot`] for as
 //! long as it runs.
+//!
+//! A read that fails on the way (the orders service restarting, its
+//! connection broken mid-call) does not end the subscription: it is tried
+//! again after a short backoff, and only [`MAX_FAILED_READS`] failures in a
+//! row end it with the error. The change feed opening again wakes it too.
 
 use std::time::Duration;
 
@@ -23,6 +28,13 @@ use crate::{
     order_feed::OrderWatch,
     subscription_slots::{Recheck, Slot},
 };
+
+/// Failed reads in a row after which a subscription ends with the error.
+const MAX_FAILED_READS: u32 = 8;
+
+/// The wait before reading again after a failed read; doubles each time.
+const READ_RETRY_MIN: Duration = Duration::from_millis(100);
+const READ_RETRY_MAX: Duration = Duration::from_secs(5);
 
 pub(crate) struct OrderUpdates {
     pub id: String,
@@ -96,6 +108,9 @@ impl Running {
         if is_final(last.status) {
             return None;
         }
+        // Set after a failed read: when to read again without a wake.
+        let mut retry: Option<tokio::time::Instant> = None;
+        let mut failed_reads: u32 = 0;
         loop {
             let changed = tokio::select! {
                 biased;
@@ -106,6 +121,7 @@ impl Running {
                     )));
                 }
                 () = self.updates.watch.changed() => true,
+                () = sleep_until(retry) => true,
                 _ = self.ticks.tick() => false,
             };
             if let Err(error) = self.updates.auth.caller(&self.updates.revocations).await {
@@ -116,12 +132,32 @@ impl Running {
             }
             let order = match self.updates.read().await {
                 Ok(order) => order,
+                Err(ApiError::Unavailable | ApiError::Internal)
+                    if failed_reads + 1 < MAX_FAILED_READS =>
+                {
+                    let delay = READ_RETRY_MIN
+                        .saturating_mul(2u32.saturating_pow(failed_reads))
+                        .min(READ_RETRY_MAX);
+                    failed_reads += 1;
+                    retry = Some(tokio::time::Instant::now() + delay);
+                    continue;
+                }
                 Err(error) => return Some(Err(error)),
             };
+            retry = None;
+            failed_reads = 0;
             if order.status != last.status || order.updated_at != last.updated_at {
                 self.last = Some(order.clone());
                 return Some(Ok(order));
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

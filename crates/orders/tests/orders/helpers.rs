@@ -7,7 +7,7 @@ use std::{ops::Deref, time::Duration};
 use async_nats::jetstream;
 use syncchain_events::{
     Envelope, Event,
-    payloads::products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
+    payloads::products::{StockRejectedV1, StockRejection, StockReservedV1},
     streams,
 };
 use syncchain_platform::{auth::Role, grpc};
@@ -183,26 +183,17 @@ impl TestApp {
             .expect("JetStream stores the event");
     }
 
-    /// Returns once the saga consumer has handled everything published to
-    /// PRODUCTS before this call: it handles messages in order, so it is
-    /// enough to see a marker published now recorded as processed.
+    /// Returns once the saga consumer has settled everything published to
+    /// PRODUCTS before this call: JetStream has nothing left to deliver to
+    /// it and nothing delivered waits for an acknowledgement, which the
+    /// consumer sends after its transaction commits (or parks the message).
     pub async fn saga_caught_up(&self) {
-        let marker = envelope(&StockReleasedV1 {
-            order_id: Uuid::new_v4(),
-            product_id: Uuid::new_v4(),
-            quantity: 1,
-            remaining: 1,
-        });
-        self.publish(&marker).await;
-        let handled = eventually(DEADLINE, || async {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM processed_events WHERE event_id = $1",
-            )
-            .bind(marker.id)
-            .fetch_one(&self.pool)
-            .await
-            .is_ok_and(|n| n == 1)
-        })
+        let handled = syncchain_testkit::consumer_settled(
+            &self.jetstream,
+            &self.namespace.stream(streams::PRODUCTS),
+            syncchain_orders::saga::CONSUMER,
+            DEADLINE,
+        )
         .await;
         assert!(handled, "the saga consumer did not catch up in time");
     }

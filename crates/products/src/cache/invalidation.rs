@@ -4,8 +4,9 @@
 //! its product. So a read after a committed change shows the old value no
 //! longer than the event takes to arrive.
 //!
-//! It has no database effect; the consumer's transaction only records the
-//! event as processed. When Redis is away the event is retried (another
+//! It has no database effect and keeps no processed-event record (a
+//! redelivered invalidation is one more cache miss, no harm); refusals,
+//! which change nothing, are acknowledged unread. When Redis is away the event is retried (another
 //! instance may reach Redis); if it is parked in the end, the new epoch set
 //! on reconnection covers it.
 
@@ -30,6 +31,8 @@ pub const CONSUMER: &str = "products-cache";
 pub fn consumer_config() -> ConsumerConfig {
     ConsumerConfig {
         max_deliver: 10,
+        // A second invalidation is only one more cache miss.
+        idempotent: true,
         ..ConsumerConfig::new(CONSUMER, streams::PRODUCTS)
     }
 }
@@ -46,6 +49,16 @@ impl CacheInvalidation {
 
 #[async_trait]
 impl Handler for CacheInvalidation {
+    fn wants(&self, event_type: &str) -> bool {
+        matches!(
+            event_type,
+            ProductCreatedV1::TYPE
+                | ProductUpdatedV1::TYPE
+                | StockReservedV1::TYPE
+                | StockReleasedV1::TYPE
+        )
+    }
+
     async fn handle(
         &self,
         _tx: &mut Transaction<'_, Postgres>,

@@ -1,7 +1,8 @@
 //! The read cache: fresh after every change, in use when Redis is there,
 //! out of the way when it is not.
 
-use syncchain_events::payloads::products::StockReservedV1;
+use syncchain_events::{payloads::products::StockReservedV1, streams};
+use syncchain_products::cache::invalidation;
 use syncchain_proto::products::v1::{ListProductsRequest, UpdateProductRequest};
 use syncchain_testkit::{eventually, process::spare_port, redis_server::RedisServer};
 use uuid::Uuid;
@@ -37,25 +38,16 @@ async fn rename_in_db(app: &TestApp, id: &str, name: &str) {
 /// Waits until the cache consumer has handled every event about `id`
 /// published so far, so that no late invalidation races the test.
 async fn until_invalidated(app: &TestApp, id: &str) -> bool {
-    eventually(DEADLINE, || async {
+    let published = eventually(DEADLINE, || async {
         let mut events = app.emitted("products.created").await;
         events.extend(app.emitted("products.updated").await);
-        let ids: Vec<Uuid> = events
-            .iter()
-            .filter(|e| e.payload["product_id"] == id)
-            .map(|e| e.id)
-            .collect();
-        let handled: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM processed_events
-             WHERE consumer = 'products-cache' AND event_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        !ids.is_empty() && handled == ids.len() as i64
+        events.iter().any(|e| e.payload["product_id"] == id)
     })
-    .await
+    .await;
+    published
+        && app
+            .consumer_settled(streams::PRODUCTS, invalidation::CONSUMER)
+            .await
 }
 
 /// Reads the product until the cache has an entry for it.

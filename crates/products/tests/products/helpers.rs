@@ -156,6 +156,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Waits until durable consumer `consumer` of `stream` has settled every
+    /// message published so far (see [`syncchain_testkit::consumer_settled`]).
+    pub async fn consumer_settled(&self, stream: &str, consumer: &str) -> bool {
+        syncchain_testkit::consumer_settled(
+            &self.jetstream,
+            &self.namespace.stream(stream),
+            consumer,
+            DEADLINE,
+        )
+        .await
+    }
+
     /// Publishes `event` on the ORDERS stream, as the orders relay would.
     pub async fn publish<E: Event>(&self, event: &E) -> Envelope {
         let envelope = Envelope::new(event).unwrap();

@@ -3,6 +3,7 @@ use syncchain_events::payloads::{
     orders::{OrderCancelledV1, OrderPlacedV1},
     products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
 };
+use syncchain_events::streams;
 use syncchain_testkit::eventually;
 use uuid::Uuid;
 
@@ -31,22 +32,19 @@ async fn settled(app: &TestApp, order_id: Uuid) -> bool {
     .await
 }
 
-/// Lets the consumer pass every message published so far, by publishing
-/// one more order and waiting for its outcome: the consumer takes messages
-/// in order.
-async fn drain(app: &TestApp, product_id: &str) {
-    let marker = placed(product_id, 2_147_483_647);
-    app.publish(&marker).await;
+/// Waits until the saga consumer has settled every message published so far.
+async fn drain(app: &TestApp) {
     assert!(
-        settled(app, marker.order_id).await,
-        "the marker order was never settled"
+        app.consumer_settled(streams::ORDERS, syncchain_products::saga::CONSUMER)
+            .await,
+        "the saga consumer did not settle every message in time"
     );
 }
 
 /// Once every message so far is handled: one reservation for the order,
 /// and `stock` left.
 async fn assert_reserved_once(app: &TestApp, product_id: &str, order_id: Uuid, stock: i64) {
-    drain(app, product_id).await;
+    drain(app).await;
     let reserved = app.emitted_for::<StockReservedV1>(order_id).await;
     assert_eq!(reserved.len(), 1, "{reserved:?}");
     assert_eq!(app.stock_in_db(product_id).await, stock);
@@ -117,7 +115,7 @@ async fn a_second_placement_of_the_same_order_reserves_nothing_more_and_answers_
     // As orders' sweep sends it again when no answer came back: a new event id.
     app.publish(&order).await;
     app.publish(&order).await;
-    drain(&app, &product.id).await;
+    drain(&app).await;
 
     let reserved = app.emitted_for::<StockReservedV1>(order.order_id).await;
     assert_eq!(reserved.len(), 2, "{reserved:?}");
@@ -136,7 +134,7 @@ async fn a_placement_repeated_after_the_release_is_not_answered() {
     app.publish(&cancelled(&order)).await;
 
     app.publish(&order).await;
-    drain(&app, &product.id).await;
+    drain(&app).await;
 
     assert_eq!(
         app.emitted_for::<StockReservedV1>(order.order_id)
@@ -157,7 +155,7 @@ async fn a_refused_order_placed_again_is_decided_again() {
     app.restock(&product.id, 1).await.unwrap();
 
     app.publish(&order).await;
-    drain(&app, &product.id).await;
+    drain(&app).await;
 
     assert_eq!(
         app.emitted_for::<StockRejectedV1>(order.order_id)
@@ -185,7 +183,7 @@ async fn a_cancellation_releases_the_reservation_once_even_if_delivered_twice() 
     let envelope = app.publish(&cancelled(&order)).await;
     app.publish_envelope(&envelope).await;
     app.publish(&cancelled(&order)).await;
-    drain(&app, &product.id).await;
+    drain(&app).await;
 
     let released = app.emitted_for::<StockReleasedV1>(order.order_id).await;
     assert_eq!(released.len(), 1);
@@ -202,7 +200,7 @@ async fn cancelling_an_order_that_reserved_nothing_changes_nothing() {
     assert!(settled(&app, order.order_id).await, "no outcome in time");
 
     app.publish(&cancelled(&order)).await;
-    drain(&app, &product.id).await;
+    drain(&app).await;
 
     assert!(
         app.emitted_for::<StockReleasedV1>(order.order_id)

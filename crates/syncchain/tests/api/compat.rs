@@ -3,6 +3,9 @@
 //! bare `Authorization` header), succeeds unchanged.
 
 use serde_json::{Value, json};
+use syncchain_testkit::predecessor::{
+    CREATE_PRODUCT, ORDER, ORDERS, PLACE_ORDER, PRODUCT, PRODUCTS, REGISTER, SIGN_IN, USER, USERS,
+};
 
 use crate::support::{PASSWORD, TestApp};
 
@@ -106,20 +109,6 @@ async fn every_kept_operation_answers_as_before() {
     let one = send(&app, &format!(r#"query {{ order(id: "{order_id}") {{ id status totalAmount product {{ name }} user {{ email }} }} }}"#), Some(&token)).await;
     assert_eq!(one["order"]["id"], json!(order_id));
 }
-
-/// The predecessor's clients' requests, byte for byte: variables declared
-/// with its input type names, the token in a bare `Authorization` header.
-const REGISTER: &str = "mutation Register($input: RegisterInput!) { registerUser(input: $input) { id firstName lastName email location contactNumber createdAt } }";
-const SIGN_IN: &str = "query SignIn($input: SigninInput!) { signin(input: $input) { token } }";
-const USERS: &str = "{ users { id firstName lastName email location contactNumber createdAt } }";
-const USER: &str = "query($id: ID!) { user(id: $id) { id email firstName lastName location contactNumber createdAt } }";
-const CREATE_PRODUCT: &str = "mutation($input: ProductInput!) { createProduct(input: $input) { id name price description quantity createdAt updatedAt } }";
-const PRODUCTS: &str = "{ products { id name price description quantity createdAt updatedAt } }";
-const PRODUCT: &str = "query($id: ID!) { product(id: $id) { id name price description quantity } }";
-const PLACE_ORDER: &str = "mutation($input: OrderInput!) { placeOrder(input: $input) { id userId productId quantity totalAmount status createdAt user { id email } product { id name price quantity } } }";
-const ORDERS: &str = "{ orders { id userId productId quantity totalAmount status createdAt user { id firstName email } product { id name price } } }";
-const ORDER: &str =
-    "query($id: ID!) { order(id: $id) { id status totalAmount user { email } product { name } } }";
 
 /// Sends one request as the predecessor's client did and returns `data`,
 /// failing on any error.
