@@ -148,8 +148,8 @@ impl Consumer {
     }
 
     /// One transaction: record the event as processed (unless the consumer
-    /// is idempotent), run the handler, commit. `Err` only for the database itself, also when the handler
-    /// is the one that found it away.
+    /// is idempotent), run the handler, commit. `Err` only for the database
+    /// itself, also when the handler is the one that found it away.
     async fn apply(&self, envelope: &Envelope) -> Result<Applied, Unavailable> {
         let mut tx = self.pool.begin().await?;
         if !self.config.idempotent {

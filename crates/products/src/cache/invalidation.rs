@@ -6,9 +6,9 @@
 //!
 //! It has no database effect and keeps no processed-event record (a
 //! redelivered invalidation is one more cache miss, no harm); refusals,
-//! which change nothing, are acknowledged unread. When Redis is away the event is retried (another
-//! instance may reach Redis); if it is parked in the end, the new epoch set
-//! on reconnection covers it.
+//! which change nothing, are acknowledged unread. When Redis is away the
+//! event is retried (another instance may reach Redis); if it is parked in
+//! the end, the new epoch set on reconnection covers it.
 
 use sqlx::{Postgres, Transaction};
 use syncchain_events::{
