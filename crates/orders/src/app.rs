@@ -1,7 +1,7 @@
 //! What the orders service runs on the service host: its gRPC service over
 //! the orders, the session replica (see [`syncchain_events::sessions`]),
-//! the saga consumer, the sweep of stale PENDING orders and the change
-//! listener. The products service is connected lazily: orders starts and
+//! the saga consumer, the sweep of stale PENDING orders, the purge of
+//! expired idempotency keys and the change listener. The products service is connected lazily: orders starts and
 //! answers reads while products is away. Waiting requests and watch
 //! streams are released when shutdown begins, so the host's drain is not
 //! held up by them. Everything else (pool, NATS, relay, health, serving,
@@ -16,6 +16,7 @@ use tonic::service::Routes;
 use crate::{
     config::{Config, OrdersDatabase, PRODUCTS_URL_VAR},
     grpc::{OrdersApi, OrdersServer},
+    keys,
     metrics::OrderMetrics,
     ordering::Orders,
     prices::Prices,
@@ -42,6 +43,11 @@ impl Service for Config {
             .with_context(|| format!("{PRODUCTS_URL_VAR} is not a usable URL"))?;
         let resender = Resender::new(host.pool().clone(), self.resend_after);
         host.background("pending order sweep", |stop| resender.run(stop));
+        let purged = host.pool().clone();
+        let kept = self.keys_kept;
+        host.background("idempotency key purge", move |stop| {
+            keys::purge(purged, kept, stop)
+        });
         let changes = Changes::new(host.shutdown().clone());
         let listened = host.pool().clone();
         let listener = changes.clone();
@@ -54,6 +60,7 @@ impl Service for Config {
             self.max_wait,
             self.limits,
         )
+        .keeping_keys_for(self.keys_kept)
         .with_metrics(metrics);
         let api = OrdersApi::new(orders, keys, sessions);
         Ok(Routes::new(OrdersServer::new(api)))

@@ -24,6 +24,9 @@ pub const DEFAULT_RESEND_AFTER: Duration = Duration::from_secs(30);
 /// The sweep runs every half of the resend delay; below this it would
 /// only keep the database busy.
 const SHORTEST_RESEND_AFTER: Duration = Duration::from_millis(100);
+pub const KEYS_KEPT_VAR: &str = "SYNCCHAIN_ORDER_IDEMPOTENCY_KEYS_KEPT";
+/// Clients retry within minutes; a day covers a retry after an outage too.
+pub const DEFAULT_KEYS_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
 pub const MAX_PENDING_VAR: &str = "SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER";
 pub const MAX_QUANTITY_VAR: &str = "SYNCCHAIN_ORDER_MAX_QUANTITY";
 pub const MAX_PER_MINUTE_VAR: &str = "SYNCCHAIN_ORDER_MAX_PER_MINUTE";
@@ -39,6 +42,9 @@ pub struct Config {
     /// `SYNCCHAIN_ORDER_RESEND_AFTER` (30 s): how long an order may stay
     /// PENDING, unchanged, before its `orders.placed` is sent again.
     pub resend_after: Duration,
+    /// `SYNCCHAIN_ORDER_IDEMPOTENCY_KEYS_KEPT` (24 h, no less): how long a
+    /// placement's idempotency key answers with its order.
+    pub keys_kept: Duration,
     pub limits: OrderLimits,
     pub database: DatabaseConfig,
     /// The secret and lifetime of the gateway's tokens, to verify callers.
@@ -121,6 +127,13 @@ impl FromEnv for Config {
                 "must be at least 100 ms",
             ));
         }
+        let keys_kept = env.duration(KEYS_KEPT_VAR, DEFAULT_KEYS_KEPT)?;
+        if keys_kept < DEFAULT_KEYS_KEPT {
+            return Err(ConfigError::new(
+                KEYS_KEPT_VAR,
+                "must be at least 86400 s (24 h)",
+            ));
+        }
         let database = DatabaseConfig::from_env(env)?;
         // The outbox relay and the change listener each hold one connection.
         if database.max_connections < 3 {
@@ -130,6 +143,7 @@ impl FromEnv for Config {
             products_url,
             max_wait,
             resend_after,
+            keys_kept,
             limits: OrderLimits::from_env(env)?,
             database,
             tokens,
@@ -157,6 +171,7 @@ mod tests {
         assert_eq!(config.products_url, roles::PRODUCTS.default_url());
         assert_eq!(config.max_wait, Duration::from_secs(10));
         assert_eq!(config.resend_after, Duration::from_secs(30));
+        assert_eq!(config.keys_kept, Duration::from_secs(86_400));
         assert_eq!(
             config.limits,
             OrderLimits {
@@ -194,6 +209,8 @@ mod tests {
             (MAX_QUANTITY_VAR, "0"),
             (MAX_QUANTITY_VAR, "-5"),
             (MAX_PER_MINUTE_VAR, "-1"),
+            (KEYS_KEPT_VAR, "a day"),
+            (KEYS_KEPT_VAR, "86399"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");

@@ -21,6 +21,8 @@ pub enum OrdersError {
     TooManyPending(i64),
     #[error("you placed {0} orders in the last minute; wait a little")]
     TooManyPerMinute(i64),
+    #[error("this idempotency key was used for a different order; use a new key for a new order")]
+    KeyReused,
     #[error("the order is {0} and cannot be cancelled; only a CONFIRMED order can")]
     NotCancellable(OrderStatus),
     #[error("the products service is unavailable; try again shortly")]

@@ -19,7 +19,9 @@ use syncchain_proto::orders::v1 as proto;
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
-    domain::{Cursor, NewOrder, Order, OrderId, OrderStatus, PageSize, ValidationError},
+    domain::{
+        Cursor, IdempotencyKey, NewOrder, Order, OrderId, OrderStatus, PageSize, ValidationError,
+    },
     error::OrdersError,
     ordering::Orders,
 };
@@ -61,8 +63,13 @@ impl proto::orders_server::Orders for OrdersApi {
         let r = request.get_ref();
         let result = async {
             let new = NewOrder::parse(&r.product_id, r.quantity)?;
+            let key = r
+                .idempotency_key
+                .as_deref()
+                .map(IdempotencyKey::parse)
+                .transpose()?;
             let wait = Duration::from_millis(u64::from(r.wait_ms));
-            self.orders.place(&caller, token, new, wait).await
+            self.orders.place(&caller, token, new, key, wait).await
         }
         .await;
         respond("place order", result.map(to_proto))
@@ -207,6 +214,7 @@ fn status(context: &'static str, error: OrdersError) -> Status {
             Status::resource_exhausted(error.to_string())
         }
         OrdersError::NotCancellable(_) => Status::failed_precondition(error.to_string()),
+        OrdersError::KeyReused => Status::already_exists(error.to_string()),
         OrdersError::ProductsUnavailable(_) => unavailable(context, "the products service", &error),
         OrdersError::Database(ref cause) => {
             database_failure(context, "the orders database", cause, &error)

@@ -17,6 +17,16 @@
 //! saga with one request of aliased mutations. The caps are checked inside
 //! the insert's transaction under a per-customer lock, so concurrent
 //! placements cannot all pass the check before any of them is counted.
+//!
+//! A placement may carry the caller's idempotency key: placing again with
+//! the same key and the same request answers with the order the first one
+//! made, as it stands (waiting for its outcome like a first placement), and
+//! never counts against the caps; the same key with another request is
+//! refused ([`OrdersError::KeyReused`]). The key is looked up once without
+//! a lock (a retry of a settled order costs one read) and again under the
+//! customer's lock before the insert, so of two placements with one key
+//! arriving at once, the second waits for the first to commit and finds its
+//! order.
 
 use std::{collections::HashSet, time::Duration};
 
@@ -27,16 +37,16 @@ use syncchain_platform::{auth::Caller, failure::chain};
 use tokio::time::Instant;
 
 use crate::{
-    config::OrderLimits,
+    config::{DEFAULT_KEYS_KEPT, OrderLimits},
     domain::{
-        Cursor, Money, NewOrder, Order, OrderId, OrderStatus, Page, PageSize, Transition, Trigger,
-        ValidationError,
+        Cursor, IdempotencyKey, Money, NewOrder, Order, OrderId, OrderStatus, Page, PageSize,
+        Transition, Trigger, ValidationError,
     },
     error::OrdersError,
     events,
     metrics::OrderMetrics,
     prices::Prices,
-    storage::{self, NewRow},
+    storage::{self, KeyedPlacement, NewRow},
     watch::{AllChanges, Changes, Subscription, Wake},
 };
 
@@ -50,6 +60,7 @@ pub struct Orders {
     changes: Changes,
     max_wait: Duration,
     limits: OrderLimits,
+    keys_kept: Duration,
     metrics: OrderMetrics,
 }
 
@@ -69,8 +80,16 @@ impl Orders {
             changes,
             max_wait,
             limits,
+            keys_kept: DEFAULT_KEYS_KEPT,
             metrics: OrderMetrics::default(),
         }
+    }
+
+    /// Keeps placements' idempotency keys for `kept` (24 h unless told).
+    #[must_use]
+    pub fn keeping_keys_for(mut self, kept: Duration) -> Self {
+        self.keys_kept = kept;
+        self
     }
 
     /// Counts the orders it places and cancels in `metrics`.
@@ -83,13 +102,16 @@ impl Orders {
     /// Places an order at the product's current price, then waits up to
     /// `wait` (capped) for it to leave PENDING. Nothing is written when the
     /// product is unknown, products is unreachable, the total is too large
-    /// or the caller is over a limit.
-    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, product.id = %new.product_id))]
+    /// or the caller is over a limit. With a `key` the caller used before
+    /// for the same request, the order that placement made is answered
+    /// instead, and nothing is written either.
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, product.id = %new.product_id, keyed = key.is_some()))]
     pub async fn place(
         &self,
         caller: &Caller,
         token: Option<&str>,
         new: NewOrder,
+        key: Option<IdempotencyKey>,
         wait: Duration,
     ) -> Result<Order, OrdersError> {
         if new.quantity.get() > self.limits.max_quantity {
@@ -99,6 +121,12 @@ impl Orders {
             )
             .into());
         }
+        let wait = wait.min(self.max_wait);
+        if let Some(key) = &key
+            && let Some(placed) = self.placed_before(&self.pool, caller, key, &new).await?
+        {
+            return self.answer_again(placed, wait).await;
+        }
         let unit_price = self.prices.unit_price(new.product_id, token).await?;
         let total = Money::total(unit_price, new.quantity)?;
         let id = OrderId::generate();
@@ -106,6 +134,13 @@ impl Orders {
         // missed: the saga starts only once the insert commits.
         let subscription = self.changes.subscribe(id);
         let mut tx = self.pool.begin().await?;
+        storage::lock_customer(&mut tx, caller.user_id).await?;
+        if let Some(key) = &key
+            && let Some(placed) = self.placed_before(&mut *tx, caller, key, &new).await?
+        {
+            drop(tx);
+            return self.answer_again(placed, wait).await;
+        }
         self.within_limits(&mut tx, caller.user_id).await?;
         let order = storage::insert(
             &mut tx,
@@ -119,26 +154,78 @@ impl Orders {
             },
         )
         .await?;
+        if let Some(key) = &key {
+            let placement = KeyedPlacement {
+                request: new.canonical(),
+                order_id: order.id,
+            };
+            let recorded = storage::insert_keyed_placement(
+                &mut tx,
+                caller.user_id,
+                key.as_str(),
+                &placement,
+                self.keys_kept,
+            )
+            .await?;
+            if !recorded {
+                return Err(OrdersError::KeyReused);
+            }
+        }
         outbox::enqueue(&mut tx, &events::placed(&order)?).await?;
         tx.commit().await?;
         self.metrics.entered(&order);
         tracing::info!(order.id = %order.id, quantity = order.quantity, "order placed");
 
-        let wait = wait.min(self.max_wait);
         if wait.is_zero() {
             return Ok(order);
         }
         Ok(self.settled_within(order, subscription, wait).await)
     }
 
-    /// Takes the customer's placement lock for the rest of `tx` and checks
-    /// the caps on orders in flight and per minute.
+    /// The order the caller placed before with `key`, when that placement
+    /// asked for the same as `new`; [`OrdersError::KeyReused`] when it
+    /// asked for something else.
+    async fn placed_before(
+        &self,
+        executor: impl sqlx::PgExecutor<'_>,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        new: &NewOrder,
+    ) -> Result<Option<OrderId>, OrdersError> {
+        let Some(placed) =
+            storage::keyed_placement(executor, caller.user_id, key.as_str(), self.keys_kept)
+                .await?
+        else {
+            return Ok(None);
+        };
+        if placed.request != new.canonical() {
+            tracing::info!(order.id = %placed.order_id, "placement refused: its key was used for another request");
+            return Err(OrdersError::KeyReused);
+        }
+        Ok(Some(placed.order_id))
+    }
+
+    /// A keyed placement made again: the order as it stands, or once it
+    /// leaves PENDING within `wait`.
+    async fn answer_again(&self, id: OrderId, wait: Duration) -> Result<Order, OrdersError> {
+        let subscription = self.changes.subscribe(id);
+        let order = storage::find(&self.pool, id)
+            .await?
+            .ok_or(OrdersError::NotFound)?;
+        tracing::info!(order.id = %order.id, status = %order.status, "placement made again, the first one's order answered");
+        if order.status != OrderStatus::Pending || wait.is_zero() {
+            return Ok(order);
+        }
+        Ok(self.settled_within(order, subscription, wait).await)
+    }
+
+    /// Checks the caps on orders in flight and per minute; the caller holds
+    /// the customer's placement lock ([`storage::lock_customer`]) in `tx`.
     async fn within_limits(
         &self,
         tx: &mut sqlx::PgConnection,
         user_id: uuid::Uuid,
     ) -> Result<(), OrdersError> {
-        storage::lock_customer(tx, user_id).await?;
         let pending = storage::pending_of(tx, user_id).await?;
         if pending >= self.limits.max_pending {
             tracing::info!(pending, "order refused: too many pending orders");

@@ -20,10 +20,9 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use syncchain_events::outbox;
-use syncchain_platform::{failure::chain, shutdown::Shutdown};
-use tokio::time::MissedTickBehavior;
+use syncchain_platform::shutdown::Shutdown;
 
-use crate::{domain::OrderId, error::OrdersError, events, storage};
+use crate::{domain::OrderId, error::OrdersError, events, periodic::Sweep, storage};
 
 /// Orders announced again per transaction.
 const BATCH: i64 = 100;
@@ -43,29 +42,10 @@ impl Resender {
     /// Sweeps at start and then every half of the resend delay until
     /// `stop` fires.
     pub async fn run(self, stop: Shutdown) {
-        let mut ticks = tokio::time::interval(self.after / 2);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut failing = false;
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = ticks.tick() => {}
-            }
-            match self.sweep(&stop).await {
-                Ok(_) if failing => {
-                    failing = false;
-                    tracing::info!("pending order sweep works again");
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    if !failing {
-                        tracing::warn!(error = %chain(&error), "pending order sweep failed, retrying at the next sweep");
-                    }
-                    failing = true;
-                }
-            }
+        let mut sweep = Sweep::every("pending order sweep", self.after / 2);
+        while sweep.next(&stop).await {
+            sweep.passed(self.sweep(&stop).await.map(drop));
         }
-        tracing::info!("pending order sweep stopped");
     }
 
     /// Announces every stale PENDING order again, a batch per transaction;

@@ -68,6 +68,85 @@ pub async fn pending_of(conn: &mut PgConnection, user_id: Uuid) -> Result<i64, s
         .await
 }
 
+/// A placement made before under an idempotency key: what it asked for and
+/// the order it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedPlacement {
+    pub request: String,
+    pub order_id: OrderId,
+}
+
+/// The placement `user_id` made with `key` within `kept` of now, if any.
+pub async fn keyed_placement(
+    executor: impl PgExecutor<'_>,
+    user_id: Uuid,
+    key: &str,
+    kept: Duration,
+) -> Result<Option<KeyedPlacement>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT request, order_id FROM placement_keys
+         WHERE user_id = $1 AND key = $2 AND created_at > now() - make_interval(secs => $3)",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(kept.as_secs_f64())
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| {
+        Ok(KeyedPlacement {
+            request: row.try_get("request")?,
+            order_id: OrderId::from(row.try_get::<Uuid, _>("order_id")?),
+        })
+    })
+    .transpose()
+}
+
+/// Records that `user_id`'s placement with `key` made `order_id`, taking
+/// the key over from an expired placement if one is still stored. `false`
+/// when a live placement holds the key (never under [`lock_customer`],
+/// which the placement holds; the primary key stops it regardless).
+pub async fn insert_keyed_placement(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    key: &str,
+    placement: &KeyedPlacement,
+    kept: Duration,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO placement_keys (user_id, key, request, order_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, key) DO UPDATE
+             SET request = EXCLUDED.request, order_id = EXCLUDED.order_id, created_at = now()
+             WHERE placement_keys.created_at <= now() - make_interval(secs => $5)",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(&placement.request)
+    .bind(placement.order_id.as_uuid())
+    .bind(kept.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes up to `limit` keys older than `kept`; how many.
+pub async fn purge_expired_keys(
+    executor: impl PgExecutor<'_>,
+    kept: Duration,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM placement_keys WHERE (user_id, key) IN (
+             SELECT user_id, key FROM placement_keys
+             WHERE created_at <= now() - make_interval(secs => $1)
+             LIMIT $2)",
+    )
+    .bind(kept.as_secs_f64())
+    .bind(limit)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The customer's orders placed within `window` of now.
 pub async fn placed_within(
     conn: &mut PgConnection,

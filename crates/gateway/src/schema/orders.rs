@@ -205,12 +205,26 @@ impl OrdersMutation {
     /// answer is normally `CONFIRMED` or `REJECTED`; if the outcome takes
     /// longer it is `PENDING`, and `order(id)` or `orderUpdated(id)` tell
     /// the rest.
-    async fn place_order(&self, ctx: &Context<'_>, input: OrderInput) -> ApiResult<Order> {
+    ///
+    /// With an `idempotencyKey` (1 to 255 characters, your own choice, for
+    /// example a UUID made when the customer pressed "buy"), placing again
+    /// with the same key and the same input returns the order the first
+    /// placement made, in its current state, and buys nothing twice: a
+    /// retry after a timeout or a double click is safe. The same key with a
+    /// different input is `CONFLICT`. Keys are remembered for at least 24
+    /// hours.
+    async fn place_order(
+        &self,
+        ctx: &Context<'_>,
+        input: OrderInput,
+        idempotency_key: Option<String>,
+    ) -> ApiResult<Order> {
         caller(ctx).await?;
         let message = pb::PlaceOrderRequest {
             product_id: convert::id(&input.product_id, "productId")?,
             quantity: input.quantity.into(),
             wait_ms: u32::try_from(place_order_wait(ctx)?.as_millis()).unwrap_or(u32::MAX),
+            idempotency_key,
         };
         let result = services(ctx)?
             .orders

@@ -9,6 +9,7 @@
 //! [`react`] decides what products' answers do to an order, the
 //! compensation included.
 
+mod idempotency;
 mod ids;
 mod money;
 mod order;
@@ -16,6 +17,7 @@ mod quantity;
 mod reaction;
 pub mod status;
 
+pub use idempotency::IdempotencyKey;
 pub use ids::{OrderId, ProductId};
 pub use money::{Money, UnitPrice};
 pub use order::{NewOrder, Order};

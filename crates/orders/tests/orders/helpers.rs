@@ -110,10 +110,24 @@ impl TestApp {
         quantity: i64,
         wait_ms: u32,
     ) -> Result<proto::Order, tonic::Status> {
+        self.place_keyed(token, product_id, quantity, wait_ms, None)
+            .await
+    }
+
+    /// [`Self::place`] with an idempotency key, when given.
+    pub async fn place_keyed(
+        &self,
+        token: &str,
+        product_id: &str,
+        quantity: i64,
+        wait_ms: u32,
+        key: Option<&str>,
+    ) -> Result<proto::Order, tonic::Status> {
         let request = PlaceOrderRequest {
             product_id: product_id.to_owned(),
             quantity,
             wait_ms,
+            idempotency_key: key.map(str::to_owned),
         };
         self.client()
             .place_order(as_caller(request, token))

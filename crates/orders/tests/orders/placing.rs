@@ -109,6 +109,7 @@ async fn placing_an_order_needs_a_signed_in_caller() {
         product_id: product,
         quantity: 1,
         wait_ms: 0,
+        idempotency_key: None,
     };
 
     let status = app.client().place_order(request).await.unwrap_err();

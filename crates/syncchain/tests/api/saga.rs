@@ -208,3 +208,50 @@ async fn an_admin_updates_and_restocks_and_reads_see_it_at_once() {
         json!({ "name": "Dinner plate", "quantity": 10 })
     );
 }
+
+#[tokio::test]
+async fn a_retried_placement_with_its_key_buys_once_and_another_input_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Saucer", 400, 5).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let place = "mutation($input: OrderInput!, $key: String) {
+        placeOrder(input: $input, idempotencyKey: $key) { id status quantity totalAmount } }";
+    let input = json!({ "productId": product, "quantity": 2 });
+
+    let (first, retry) = tokio::join!(
+        app.gql(
+            place,
+            json!({ "input": input, "key": "checkout-7" }),
+            Some(&token)
+        ),
+        app.gql(
+            place,
+            json!({ "input": input, "key": "checkout-7" }),
+            Some(&token)
+        ),
+    );
+    let later = app
+        .gql(
+            place,
+            json!({ "input": input, "key": "checkout-7" }),
+            Some(&token),
+        )
+        .await;
+    let other = json!({ "productId": product, "quantity": 3 });
+    let conflict = app
+        .gql(
+            place,
+            json!({ "input": other, "key": "checkout-7" }),
+            Some(&token),
+        )
+        .await;
+
+    let id = &first["data"]["placeOrder"]["id"];
+    assert!(id.is_string(), "{first}");
+    assert_eq!(&retry["data"]["placeOrder"]["id"], id, "{retry}");
+    assert_eq!(&later["data"]["placeOrder"]["id"], id, "{later}");
+    assert_eq!(later["data"]["placeOrder"]["status"], json!("CONFIRMED"));
+    assert_eq!(code(&conflict), "CONFLICT", "{conflict}");
+    assert_eq!(app.stock(&product).await, 3, "two items bought, once");
+}
