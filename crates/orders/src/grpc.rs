@@ -20,7 +20,8 @@ use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
     domain::{
-        Cursor, IdempotencyKey, NewOrder, Order, OrderId, OrderStatus, PageSize, ValidationError,
+        Cursor, HistoryEntry, IdempotencyKey, NewOrder, Order, OrderId, OrderStatus, PageSize,
+        ValidationError,
     },
     error::OrdersError,
     ordering::Orders,
@@ -94,12 +95,7 @@ impl proto::orders_server::Orders for OrdersApi {
     ) -> Result<Response<proto::GetOrdersResponse>, Status> {
         let caller = self.caller(request.metadata()).await?;
         let result = async {
-            let ids = request
-                .get_ref()
-                .ids
-                .iter()
-                .map(|raw| OrderId::parse("ids", raw))
-                .collect::<Result<Vec<_>, _>>()?;
+            let ids = order_ids(request.get_ref())?;
             self.orders.get_many(&caller, &ids).await
         }
         .await;
@@ -107,6 +103,30 @@ impl proto::orders_server::Orders for OrdersApi {
             "get orders",
             result.map(|orders| proto::GetOrdersResponse {
                 orders: orders.into_iter().map(to_proto).collect(),
+            }),
+        )
+    }
+
+    async fn get_order_histories(
+        &self,
+        request: Request<proto::GetOrdersRequest>,
+    ) -> Result<Response<proto::GetOrderHistoriesResponse>, Status> {
+        let caller = self.caller(request.metadata()).await?;
+        let result = async {
+            let ids = order_ids(request.get_ref())?;
+            self.orders.histories(&caller, &ids).await
+        }
+        .await;
+        respond(
+            "get order histories",
+            result.map(|histories| proto::GetOrderHistoriesResponse {
+                histories: histories
+                    .into_iter()
+                    .map(|(id, entries)| proto::OrderHistory {
+                        order_id: id.to_string(),
+                        entries: entries.into_iter().map(history_to_proto).collect(),
+                    })
+                    .collect(),
             }),
         )
     }
@@ -220,6 +240,24 @@ fn status(context: &'static str, error: OrdersError) -> Status {
             database_failure(context, "the orders database", cause, &error)
         }
         OrdersError::Products(_) | OrdersError::Event(_) => internal(context, &error),
+    }
+}
+
+/// The ids of a batch read, each checked.
+fn order_ids(request: &proto::GetOrdersRequest) -> Result<Vec<OrderId>, OrdersError> {
+    let ids = request
+        .ids
+        .iter()
+        .map(|raw| OrderId::parse("ids", raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
+
+fn history_to_proto(entry: HistoryEntry) -> proto::OrderHistoryEntry {
+    proto::OrderHistoryEntry {
+        status: status_to_proto(entry.status) as i32,
+        reason: entry.reason.unwrap_or_default(),
+        at: Some(timestamp(entry.at)),
     }
 }
 

@@ -39,8 +39,8 @@ use tokio::time::Instant;
 use crate::{
     config::{DEFAULT_KEYS_KEPT, OrderLimits},
     domain::{
-        Cursor, IdempotencyKey, Money, NewOrder, Order, OrderId, OrderStatus, Page, PageSize,
-        Transition, Trigger, ValidationError,
+        Cursor, HistoryEntry, IdempotencyKey, Money, NewOrder, Order, OrderId, OrderStatus, Page,
+        PageSize, Transition, Trigger, ValidationError,
     },
     error::OrdersError,
     events,
@@ -285,17 +285,36 @@ impl Orders {
         caller: &Caller,
         ids: &[OrderId],
     ) -> Result<Vec<Order>, OrdersError> {
-        if ids.len() > MAX_BATCH {
-            return Err(ValidationError::new("ids", "at most 1000 ids at once").into());
-        }
-        let mut seen = HashSet::new();
-        let wanted: Vec<OrderId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        let wanted = distinct_batch(ids)?;
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
         let mut found = storage::find_many(&self.pool, &wanted, owner_filter(caller)).await?;
         found.sort_by_key(|order| wanted.iter().position(|id| *id == order.id));
         Ok(found)
+    }
+
+    /// The history of each order among `ids` the caller may see, oldest
+    /// entry first, in the order asked, each once.
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, count = ids.len()))]
+    pub async fn histories(
+        &self,
+        caller: &Caller,
+        ids: &[OrderId],
+    ) -> Result<Vec<(OrderId, Vec<HistoryEntry>)>, OrdersError> {
+        let wanted = distinct_batch(ids)?;
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut histories: Vec<(OrderId, Vec<HistoryEntry>)> = Vec::new();
+        for (id, entry) in storage::histories(&self.pool, &wanted, owner_filter(caller)).await? {
+            match histories.last_mut() {
+                Some((last, entries)) if *last == id => entries.push(entry),
+                _ => histories.push((id, vec![entry])),
+            }
+        }
+        histories.sort_by_key(|(id, _)| wanted.iter().position(|w| w == id));
+        Ok(histories)
     }
 
     /// The caller's orders, newest first; every order for an admin.
@@ -324,7 +343,12 @@ impl Orders {
             .and_then(|order| visible_to(caller, order))?;
         let transition = Transition::new(order.status, Trigger::Cancel)
             .ok_or(OrdersError::NotCancellable(order.status))?;
-        let cancelled = storage::apply(&mut tx, id, transition, None)
+        let who = if caller.user_id == order.user_id {
+            "cancelled by the customer"
+        } else {
+            "cancelled by an admin"
+        };
+        let cancelled = storage::apply(&mut tx, id, transition, Some(who))
             .await?
             .ok_or(OrdersError::NotCancellable(order.status))?;
         outbox::enqueue(&mut tx, &events::cancelled(&cancelled)?).await?;
@@ -415,6 +439,15 @@ fn visible_to(caller: &Caller, order: Order) -> Result<Order, OrdersError> {
     } else {
         Err(OrdersError::Forbidden)
     }
+}
+
+/// `ids` without repeats, in their first order; refused past [`MAX_BATCH`].
+fn distinct_batch(ids: &[OrderId]) -> Result<Vec<OrderId>, OrdersError> {
+    if ids.len() > MAX_BATCH {
+        return Err(ValidationError::new("ids", "at most 1000 ids at once").into());
+    }
+    let mut seen = HashSet::new();
+    Ok(ids.iter().copied().filter(|id| seen.insert(*id)).collect())
 }
 
 /// Whose orders a caller's lists hold: their own, or everyone's for an admin.

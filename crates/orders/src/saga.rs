@@ -25,7 +25,7 @@ use syncchain_events::{
 use uuid::Uuid;
 
 use crate::{
-    domain::{OrderId, Reaction, Trigger, react},
+    domain::{OrderId, OrderStatus, Reaction, Trigger, react},
     events,
     metrics::OrderMetrics,
     storage,
@@ -119,9 +119,11 @@ async fn settle(
     }
     match react(order.status, answer.trigger) {
         Reaction::Apply(transition) => {
-            let Some(settled) =
-                storage::apply(conn, id, transition, answer.reason.as_deref()).await?
-            else {
+            let why = match transition.to() {
+                OrderStatus::Confirmed => Some("stock reserved"),
+                _ => answer.reason.as_deref(),
+            };
+            let Some(settled) = storage::apply(conn, id, transition, why).await? else {
                 // The row is locked: only a bug gets here. Retry, then park.
                 return Err(HandlerError::transient(anyhow::anyhow!(
                     "order {id} left {} while locked",

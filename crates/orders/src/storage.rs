@@ -6,14 +6,16 @@
 //! (so only a legal one) and updates `WHERE status = <from>`: a change that
 //! raced with another finds no row and is not applied. It also announces
 //! the change ([`crate::watch::announce`]) in the same transaction, so
-//! waiters hear of it exactly when it commits.
+//! waiters hear of it exactly when it commits. The insert and every change
+//! write the order's history entry in the same statement, so the history
+//! holds exactly the changes that committed.
 
 use std::time::Duration;
 
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use crate::domain::{Cursor, Order, OrderId, OrderStatus, ProductId, Transition};
+use crate::domain::{Cursor, HistoryEntry, Order, OrderId, OrderStatus, ProductId, Transition};
 
 const COLUMNS: &str = "id, user_id, product_id, quantity, unit_price, total_amount, status, \
                        rejection_reason, created_at, updated_at";
@@ -30,9 +32,15 @@ pub struct NewRow {
 
 pub async fn insert(conn: &mut PgConnection, row: NewRow) -> Result<Order, sqlx::Error> {
     let sql = format!(
-        "INSERT INTO orders (id, user_id, product_id, quantity, unit_price, total_amount, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING {COLUMNS}"
+        "WITH placed AS (
+             INSERT INTO orders (id, user_id, product_id, quantity, unit_price, total_amount, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING {COLUMNS}
+         ), noted AS (
+             INSERT INTO order_history (order_id, status, reason, at)
+             SELECT id, status, 'placed', created_at FROM placed
+         )
+         SELECT {COLUMNS} FROM placed"
     );
     let row = sqlx::query(&sql)
         .bind(row.id.as_uuid())
@@ -271,25 +279,33 @@ pub async fn touch(conn: &mut PgConnection, ids: &[OrderId]) -> Result<(), sqlx:
 }
 
 /// Moves order `id` along `transition` if it is still in the status the
-/// transition starts from, and notifies waiters at commit. `reason` is kept
-/// for a rejection only. `None` when the order was not in that status.
+/// transition starts from, records why in its history, and notifies
+/// waiters at commit. `why` is also the order's `rejection_reason` when it
+/// is rejected. `None` when the order was not in that status.
 pub async fn apply(
     conn: &mut PgConnection,
     id: OrderId,
     transition: Transition,
-    reason: Option<&str>,
+    why: Option<&str>,
 ) -> Result<Option<Order>, sqlx::Error> {
-    let reason = reason.filter(|_| transition.to() == OrderStatus::Rejected);
+    let rejection = why.filter(|_| transition.to() == OrderStatus::Rejected);
     let sql = format!(
-        "UPDATE orders SET status = $3, rejection_reason = $4, updated_at = now()
-         WHERE id = $1 AND status = $2
-         RETURNING {COLUMNS}"
+        "WITH moved AS (
+             UPDATE orders SET status = $3, rejection_reason = $4, updated_at = now()
+             WHERE id = $1 AND status = $2
+             RETURNING {COLUMNS}
+         ), noted AS (
+             INSERT INTO order_history (order_id, status, reason, at)
+             SELECT id, status, $5, updated_at FROM moved
+         )
+         SELECT {COLUMNS} FROM moved"
     );
     let row = sqlx::query(&sql)
         .bind(id.as_uuid())
         .bind(transition.from().as_str())
         .bind(transition.to().as_str())
-        .bind(reason)
+        .bind(rejection)
+        .bind(why)
         .fetch_optional(&mut *conn)
         .await?;
     let Some(row) = row else {
@@ -299,8 +315,47 @@ pub async fn apply(
     order_from(&row).map(Some)
 }
 
-fn order_from(row: &PgRow) -> Result<Order, sqlx::Error> {
+/// The history of each of `ids` that exists (and belongs to `owner`, when
+/// given): its entries oldest first, the orders in no particular order.
+pub async fn histories(
+    executor: impl PgExecutor<'_>,
+    ids: &[OrderId],
+    owner: Option<Uuid>,
+) -> Result<Vec<(OrderId, HistoryEntry)>, sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    let mut query = QueryBuilder::<Postgres>::new(
+        "SELECT h.order_id, h.status, h.reason, h.at FROM order_history h
+         JOIN orders o ON o.id = h.order_id WHERE h.order_id = ANY(",
+    );
+    query.push_bind(ids).push(")");
+    if let Some(owner) = owner {
+        query.push(" AND o.user_id = ").push_bind(owner);
+    }
+    query.push(" ORDER BY h.order_id, h.at");
+    let rows = query.build().fetch_all(executor).await?;
+    rows.iter()
+        .map(|row| {
+            let entry = HistoryEntry {
+                status: status_from(row)?,
+                reason: row.try_get("reason")?,
+                at: row.try_get("at")?,
+            };
+            Ok((OrderId::from(row.try_get::<Uuid, _>("order_id")?), entry))
+        })
+        .collect()
+}
+
+fn status_from(row: &PgRow) -> Result<OrderStatus, sqlx::Error> {
     let status: &str = row.try_get("status")?;
+    status
+        .parse()
+        .map_err(|message: String| sqlx::Error::ColumnDecode {
+            index: "status".into(),
+            source: message.into(),
+        })
+}
+
+fn order_from(row: &PgRow) -> Result<Order, sqlx::Error> {
     Ok(Order {
         id: OrderId::from(row.try_get::<Uuid, _>("id")?),
         user_id: row.try_get("user_id")?,
@@ -308,12 +363,7 @@ fn order_from(row: &PgRow) -> Result<Order, sqlx::Error> {
         quantity: row.try_get("quantity")?,
         unit_price: row.try_get("unit_price")?,
         total_amount: row.try_get("total_amount")?,
-        status: status
-            .parse()
-            .map_err(|message: String| sqlx::Error::ColumnDecode {
-                index: "status".into(),
-                source: message.into(),
-            })?,
+        status: status_from(row)?,
         rejection_reason: row.try_get("rejection_reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -1,6 +1,7 @@
 //! Per-request DataLoaders over the batch RPCs: however many orders a
-//! response holds, their users come from one `GetUsers` call and their
-//! products from one `GetProducts` call. The loaders live for one request
+//! response holds, their users come from one `GetUsers` call, their
+//! products from one `GetProducts` call and their histories from one
+//! `GetOrderHistories` call. The loaders live for one request
 //! because they carry that request's token: what a loader may return is
 //! what its caller may see.
 
@@ -8,9 +9,15 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use syncchain_platform::grpc::request;
-use syncchain_proto::{products::v1 as products_pb, users::v1 as users_pb};
+use syncchain_proto::{
+    orders::v1 as orders_pb, products::v1 as products_pb, users::v1 as users_pb,
+};
 
-use super::{products::Product, users::User};
+use super::{
+    orders::{OrderHistoryEntry, history_from},
+    products::Product,
+    users::User,
+};
 use crate::{clients::Services, errors::ApiError};
 
 pub struct UserLoader {
@@ -68,10 +75,43 @@ impl Loader<String> for ProductLoader {
     }
 }
 
+pub struct HistoryLoader {
+    services: Services,
+    token: Option<String>,
+}
+
+impl Loader<String> for HistoryLoader {
+    type Value = Vec<OrderHistoryEntry>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<OrderHistoryEntry>>, ApiError> {
+        let message = orders_pb::GetOrdersRequest { ids: keys.to_vec() };
+        let histories = self
+            .services
+            .orders
+            .clone()
+            .get_order_histories(request(message, self.token.as_deref()))
+            .await
+            .map_err(|s| ApiError::from_status(s, "orders.GetOrderHistories"))?
+            .into_inner()
+            .histories;
+        let mut loaded = HashMap::with_capacity(histories.len());
+        for history in histories {
+            let id = history.order_id.clone();
+            loaded.insert(id, history_from(history)?);
+        }
+        Ok(loaded)
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub products: DataLoader<ProductLoader>,
+    pub histories: DataLoader<HistoryLoader>,
 }
 
 impl Loaders {
@@ -87,6 +127,13 @@ impl Loaders {
             products: DataLoader::new(
                 ProductLoader {
                     services: services.clone(),
+                },
+                spawn_in_request,
+            ),
+            histories: DataLoader::new(
+                HistoryLoader {
+                    services: services.clone(),
+                    token: token.map(str::to_owned),
                 },
                 spawn_in_request,
             ),

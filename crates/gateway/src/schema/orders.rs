@@ -72,21 +72,21 @@ impl Order {
     async fn user(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         loaders(ctx)?.users.load_one(self.user_id.to_string()).await
     }
+
+    /// Each status the order went through, oldest first: when, and why.
+    async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderHistoryEntry>> {
+        Ok(loaders(ctx)?
+            .histories
+            .load_one(self.id.to_string())
+            .await?
+            .unwrap_or_default())
+    }
 }
 
 impl TryFrom<pb::Order> for Order {
     type Error = ApiError;
     fn try_from(o: pb::Order) -> Result<Self, ApiError> {
-        let status = match o.status() {
-            pb::OrderStatus::Pending => OrderStatus::Pending,
-            pb::OrderStatus::Confirmed => OrderStatus::Confirmed,
-            pb::OrderStatus::Rejected => OrderStatus::Rejected,
-            pb::OrderStatus::Cancelled => OrderStatus::Cancelled,
-            pb::OrderStatus::Unspecified => {
-                tracing::error!(order.id = %o.id, "order without a status");
-                return Err(ApiError::Internal);
-            }
-        };
+        let status = status_from(o.status(), &o.id)?;
         Ok(Self {
             id: ID(o.id),
             user_id: ID(o.user_id),
@@ -100,6 +100,44 @@ impl TryFrom<pb::Order> for Order {
             updated_at: syncchain_platform::grpc::from_timestamp(o.updated_at),
         })
     }
+}
+
+fn status_from(status: pb::OrderStatus, order_id: &str) -> Result<OrderStatus, ApiError> {
+    Ok(match status {
+        pb::OrderStatus::Pending => OrderStatus::Pending,
+        pb::OrderStatus::Confirmed => OrderStatus::Confirmed,
+        pb::OrderStatus::Rejected => OrderStatus::Rejected,
+        pb::OrderStatus::Cancelled => OrderStatus::Cancelled,
+        pb::OrderStatus::Unspecified => {
+            tracing::error!(order.id = %order_id, "order status unspecified");
+            return Err(ApiError::Internal);
+        }
+    })
+}
+
+/// One status an order went through.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct OrderHistoryEntry {
+    pub status: OrderStatus,
+    /// Why: `placed`, `stock reserved`, the rejection reason, or who
+    /// cancelled it (`cancelled by the customer`, `cancelled by an admin`).
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// An order's history as the orders service sent it, checked.
+pub fn history_from(history: pb::OrderHistory) -> Result<Vec<OrderHistoryEntry>, ApiError> {
+    history
+        .entries
+        .into_iter()
+        .map(|entry| {
+            Ok(OrderHistoryEntry {
+                status: status_from(entry.status(), &history.order_id)?,
+                reason: (!entry.reason.is_empty()).then_some(entry.reason),
+                at: syncchain_platform::grpc::from_timestamp(entry.at),
+            })
+        })
+        .collect()
 }
 
 #[derive(InputObject)]

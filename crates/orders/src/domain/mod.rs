@@ -20,7 +20,7 @@ pub mod status;
 pub use idempotency::IdempotencyKey;
 pub use ids::{OrderId, ProductId};
 pub use money::{Money, UnitPrice};
-pub use order::{NewOrder, Order};
+pub use order::{HistoryEntry, NewOrder, Order};
 pub use quantity::Quantity;
 pub use reaction::{Reaction, react};
 pub use status::{OrderStatus, Transition, Trigger};

@@ -21,6 +21,15 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One status an order went through: when, and why (`placed`, `stock
+/// reserved`, the rejection reason, who cancelled it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub status: OrderStatus,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// What a customer asks for, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewOrder {

@@ -135,6 +135,32 @@ impl TestApp {
             .map(tonic::Response::into_inner)
     }
 
+    /// Cancels order `id` as the holder of `token`; the status it ends in.
+    pub async fn cancel(&self, token: &str, id: &str) -> Result<OrderStatus, tonic::Status> {
+        self.client()
+            .cancel_order(as_caller(
+                proto::CancelOrderRequest { id: id.into() },
+                token,
+            ))
+            .await
+            .map(|r| r.into_inner().status())
+    }
+
+    /// The histories of `ids` the holder of `token` may see.
+    pub async fn histories(
+        &self,
+        token: &str,
+        ids: &[&str],
+    ) -> Result<Vec<proto::OrderHistory>, tonic::Status> {
+        let request = proto::GetOrdersRequest {
+            ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+        };
+        self.client()
+            .get_order_histories(as_caller(request, token))
+            .await
+            .map(|r| r.into_inner().histories)
+    }
+
     /// A PENDING order of `quantity` items at 250 a piece, placed without waiting.
     pub async fn pending_order(&self, token: &str, quantity: i64) -> proto::Order {
         let product = self.product(250);

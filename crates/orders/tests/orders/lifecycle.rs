@@ -4,21 +4,14 @@
 use std::time::Duration;
 
 use syncchain_events::payloads::orders::OrderCancelledV1;
-use syncchain_proto::orders::v1::{CancelOrderRequest, OrderStatus, WatchOrderRequest};
+use syncchain_proto::orders::v1::{OrderStatus, WatchOrderRequest};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
 use tonic::Code;
 
-use crate::helpers::{TestApp, as_caller, spawn_app};
-
-async fn cancel(app: &TestApp, token: &str, id: &str) -> Result<OrderStatus, tonic::Status> {
-    app.client()
-        .cancel_order(as_caller(CancelOrderRequest { id: id.into() }, token))
-        .await
-        .map(|r| r.into_inner().status())
-}
+use crate::helpers::{as_caller, spawn_app};
 
 #[tokio::test]
 async fn cancelling_a_confirmed_order_cancels_it_and_publishes_orders_cancelled() {
@@ -28,7 +21,7 @@ async fn cancelling_a_confirmed_order_cancels_it_and_publishes_orders_cancelled(
     app.publish(&app.reserved(&order)).await;
     app.wait_for_status(&order.id, OrderStatus::Confirmed).await;
 
-    let status = cancel(&app, &token, &order.id).await.unwrap();
+    let status = app.cancel(&token, &order.id).await.unwrap();
 
     assert_eq!(status, OrderStatus::Cancelled);
     let published = app
@@ -46,7 +39,7 @@ async fn an_admin_may_cancel_anyones_confirmed_order() {
     app.publish(&app.reserved(&order)).await;
     app.wait_for_status(&order.id, OrderStatus::Confirmed).await;
 
-    let status = cancel(&app, &app.admin_token(), &order.id).await.unwrap();
+    let status = app.cancel(&app.admin_token(), &order.id).await.unwrap();
 
     assert_eq!(status, OrderStatus::Cancelled);
 }
@@ -64,14 +57,14 @@ async fn only_a_confirmed_order_can_be_cancelled() {
     app.publish(&app.reserved(&cancelled)).await;
     app.wait_for_status(&cancelled.id, OrderStatus::Confirmed)
         .await;
-    cancel(&app, &token, &cancelled.id).await.unwrap();
+    app.cancel(&token, &cancelled.id).await.unwrap();
 
     for (order, status) in [
         (&pending, "PENDING"),
         (&rejected, "REJECTED"),
         (&cancelled, "CANCELLED"),
     ] {
-        let refused = cancel(&app, &token, &order.id).await.unwrap_err();
+        let refused = app.cancel(&token, &order.id).await.unwrap_err();
         assert_eq!(refused.code(), Code::FailedPrecondition, "{status}");
         assert!(refused.message().contains(status), "{}", refused.message());
     }

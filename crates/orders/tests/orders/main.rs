@@ -14,6 +14,7 @@ mod helpers;
 mod products_double;
 
 mod access;
+mod history;
 mod idempotency;
 mod lifecycle;
 mod limits;

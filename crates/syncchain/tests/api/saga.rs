@@ -255,3 +255,73 @@ async fn a_retried_placement_with_its_key_buys_once_and_another_input_is_a_confl
     assert_eq!(code(&conflict), "CONFLICT", "{conflict}");
     assert_eq!(app.stock(&product).await, 3, "two items bought, once");
 }
+
+#[tokio::test]
+async fn an_orders_history_tells_what_happened_when_and_why() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Jug", 900, 3).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let confirmed = app.place_order(&token, &product, 2).await;
+    let rejected = app.place_order(&token, &product, 2).await;
+    let id = confirmed["data"]["placeOrder"]["id"].clone();
+    let cancel = "mutation($id: ID!) { cancelOrder(id: $id) { status } }";
+    app.gql(cancel, json!({ "id": id }), Some(&token)).await;
+
+    let history = "query($id: ID!) { order(id: $id) { history { status reason at } } }";
+    let body = app.gql(history, json!({ "id": id }), Some(&token)).await;
+    let listed = app
+        .gql(
+            "{ orders { id history { status reason } } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+
+    let steps: Vec<(String, String)> = body["data"]["order"]["history"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|e| (e["status"].to_string(), e["reason"].to_string()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("\"PENDING\"".into(), "\"placed\"".into()),
+            ("\"CONFIRMED\"".into(), "\"stock reserved\"".into()),
+            (
+                "\"CANCELLED\"".into(),
+                "\"cancelled by the customer\"".into()
+            ),
+        ],
+        "{body}"
+    );
+    let times: Vec<&str> = body["data"]["order"]["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["at"].as_str())
+        .collect();
+    assert!(
+        times.len() == 3 && times.windows(2).all(|w| w[0] <= w[1]),
+        "{body}"
+    );
+    let rejected_id = &rejected["data"]["placeOrder"]["id"];
+    let rejected_history = listed["data"]["orders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| &o["id"] == rejected_id)
+        .map(|o| o["history"].clone());
+    let last = rejected_history
+        .as_ref()
+        .and_then(|h| h.as_array())
+        .and_then(|h| h.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["status"], json!("REJECTED"), "{listed}");
+    assert!(
+        last["reason"].as_str().is_some_and(|r| r.contains("stock")),
+        "{listed}"
+    );
+}

@@ -194,6 +194,7 @@ async fn orders(w: &World, a: Actor, connection: bool) -> String {
 async fn order_field(w: &World, a: Actor, field: &str) -> String {
     let selection = match field {
         "product" | "user" => format!("{field} {{ id }}"),
+        "history" => "history { status }".to_owned(),
         _ => field.to_owned(),
     };
     let query = format!("query($id: ID!) {{ order(id: $id) {{ {selection} }} }}");
