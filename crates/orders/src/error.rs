@@ -23,7 +23,7 @@ pub enum OrdersError {
     TooManyPerMinute(i64),
     #[error("this idempotency key was used for a different order; use a new key for a new order")]
     KeyReused,
-    #[error("the order is {0} and cannot be cancelled; only a CONFIRMED order can")]
+    #[error("the order is {0} and cannot be cancelled; only a PENDING or CONFIRMED order can")]
     NotCancellable(OrderStatus),
     #[error("the products service is unavailable; try again shortly")]
     ProductsUnavailable(#[source] PriceError),

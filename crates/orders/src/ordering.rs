@@ -332,8 +332,10 @@ impl Orders {
         }))
     }
 
-    /// Cancels a CONFIRMED order and asks products (through the event) to
-    /// put its stock back.
+    /// Cancels a PENDING or CONFIRMED order and asks products (through the
+    /// event) to put back whatever it reserved for it. A reservation made
+    /// after this commits is given back when its answer arrives
+    /// ([`crate::domain::react`]).
     #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, order.id = %id))]
     pub async fn cancel(&self, caller: &Caller, id: OrderId) -> Result<Order, OrdersError> {
         let mut tx = self.pool.begin().await?;

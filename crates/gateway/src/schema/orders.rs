@@ -36,7 +36,8 @@ pub enum OrderStatus {
     Confirmed,
     /// No stock could be reserved; see `rejectionReason`.
     Rejected,
-    /// Cancelled after confirmation; its stock went back.
+    /// Cancelled by its owner or an admin, before or after confirmation;
+    /// whatever stock was reserved went back.
     Cancelled,
 }
 
@@ -272,7 +273,9 @@ impl OrdersMutation {
         order(result, "orders.PlaceOrder")
     }
 
-    /// Cancels a confirmed order (its owner or an admin); the stock goes back.
+    /// Cancels a pending or confirmed order (its owner or an admin); whatever
+    /// stock was reserved for it goes back, once, even when the cancellation
+    /// overtakes the reservation.
     async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
         caller(ctx).await?;
         let id = convert::id(&id, "id")?;

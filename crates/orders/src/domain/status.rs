@@ -3,10 +3,15 @@
 //! ```text
 //! PENDING   --stock reserved--> CONFIRMED
 //! PENDING   --stock rejected--> REJECTED
+//! PENDING   --cancel----------> CANCELLED
 //! CONFIRMED --cancel----------> CANCELLED
 //! ```
 //!
-//! Everything else is illegal. A [`Transition`] can only be made from
+//! Everything else is illegal. A cancellation may overtake products'
+//! answer: stock reserved for an order already CANCELLED is given back
+//! ([`super::react`]), and products releases a reservation at most once,
+//! so whichever of the cancellation and the reservation comes first, the
+//! stock returns exactly once. A [`Transition`] can only be made from
 //! [`TRANSITIONS`], and the storage layer applies nothing but a
 //! `Transition` (with `WHERE status = <from>`), so an illegal change cannot
 //! be written, even by a racing caller.
@@ -24,7 +29,8 @@ pub enum OrderStatus {
     Confirmed,
     /// Products could not reserve stock. Final.
     Rejected,
-    /// Cancelled after confirmation; the stock went back. Final.
+    /// Cancelled by its owner or an admin, before or after confirmation;
+    /// whatever stock was reserved went back. Final.
     Cancelled,
 }
 
@@ -43,6 +49,7 @@ pub enum Trigger {
 pub const TRANSITIONS: &[(OrderStatus, Trigger, OrderStatus)] = &[
     (Pending, StockReserved, Confirmed),
     (Pending, StockRejected, Rejected),
+    (Pending, Cancel, Cancelled),
     (Confirmed, Cancel, Cancelled),
 ];
 
@@ -125,13 +132,12 @@ mod tests {
     fn a_pending_order_is_confirmed_or_rejected_by_products_answer() {
         assert_eq!(next(Pending, StockReserved), Some(Confirmed));
         assert_eq!(next(Pending, StockRejected), Some(Rejected));
-        assert_eq!(next(Pending, Cancel), None);
     }
 
     #[test]
-    fn only_a_confirmed_order_can_be_cancelled() {
+    fn a_pending_or_confirmed_order_can_be_cancelled_and_nothing_else() {
         for status in OrderStatus::ALL {
-            let expected = (status == Confirmed).then_some(Cancelled);
+            let expected = matches!(status, Pending | Confirmed).then_some(Cancelled);
             assert_eq!(next(status, Cancel), expected, "{status}");
         }
     }

@@ -45,10 +45,9 @@ async fn an_admin_may_cancel_anyones_confirmed_order() {
 }
 
 #[tokio::test]
-async fn only_a_confirmed_order_can_be_cancelled() {
+async fn a_rejected_or_cancelled_order_cannot_be_cancelled() {
     let app = spawn_app().await;
     let (_, token) = app.customer();
-    let pending = app.pending_order(&token, 1).await;
     let rejected = app.pending_order(&token, 1).await;
     app.publish(&app.rejected(&rejected)).await;
     app.wait_for_status(&rejected.id, OrderStatus::Rejected)
@@ -59,11 +58,7 @@ async fn only_a_confirmed_order_can_be_cancelled() {
         .await;
     app.cancel(&token, &cancelled.id).await.unwrap();
 
-    for (order, status) in [
-        (&pending, "PENDING"),
-        (&rejected, "REJECTED"),
-        (&cancelled, "CANCELLED"),
-    ] {
+    for (order, status) in [(&rejected, "REJECTED"), (&cancelled, "CANCELLED")] {
         let refused = app.cancel(&token, &order.id).await.unwrap_err();
         assert_eq!(refused.code(), Code::FailedPrecondition, "{status}");
         assert!(refused.message().contains(status), "{}", refused.message());
@@ -72,6 +67,43 @@ async fn only_a_confirmed_order_can_be_cancelled() {
         app.published("orders.cancelled", &cancelled.id).await.len(),
         1
     );
+}
+
+#[tokio::test]
+async fn a_pending_order_can_be_cancelled_and_a_reservation_arriving_later_is_given_back() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer();
+    let order = app.pending_order(&token, 2).await;
+
+    let status = app.cancel(&token, &order.id).await.unwrap();
+    app.wait_for_published("orders.cancelled", &order.id, 1)
+        .await;
+    // Products reserved before it heard of the cancellation.
+    app.publish(&app.reserved(&order)).await;
+
+    assert_eq!(status, OrderStatus::Cancelled);
+    let released = app
+        .wait_for_published("orders.cancelled", &order.id, 2)
+        .await;
+    assert_eq!(released.len(), 2);
+    app.saga_caught_up().await;
+    let order = app.get(&token, &order.id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn a_refusal_arriving_after_a_cancellation_changes_nothing() {
+    let app = spawn_app().await;
+    let (_, token) = app.customer();
+    let order = app.pending_order(&token, 1).await;
+    app.cancel(&token, &order.id).await.unwrap();
+
+    app.publish(&app.rejected(&order)).await;
+    app.saga_caught_up().await;
+
+    let order = app.get(&token, &order.id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Cancelled);
+    assert_eq!(app.published("orders.cancelled", &order.id).await.len(), 1);
 }
 
 /// The status line of a plain HTTP/1.1 GET.

@@ -19,7 +19,7 @@ struct System {
     orders: TestApp,
     products: ProductsClient<Channel>,
     admin: String,
-    _products_service: TestService,
+    products_service: TestService,
 }
 
 async fn system() -> System {
@@ -55,7 +55,7 @@ async fn system_with(extra: &[(&str, &str)]) -> System {
         orders,
         products: ProductsClient::connect(products_url).await.unwrap(),
         admin,
-        _products_service: products,
+        products_service: products,
     }
 }
 
@@ -153,6 +153,42 @@ async fn cancelling_a_confirmed_order_puts_its_stock_back() {
         system.stock_becomes(&product, 4).await,
         "the stock did not come back"
     );
+}
+
+#[tokio::test]
+async fn orders_cancelled_while_pending_give_back_exactly_what_was_reserved() {
+    let system = system().await;
+    let product = system.product(30).await;
+    let (_, token) = system.orders.customer();
+
+    // Each cancellation races its own reservation: some reach products
+    // first, some after the stock was taken, some after the order settled.
+    let cancelled = join_all((0..10).map(|_| async {
+        let order = system.orders.place(&token, &product, 3, 0).await.unwrap();
+        system.orders.cancel(&token, &order.id).await
+    }))
+    .await;
+
+    for outcome in &cancelled {
+        assert_eq!(
+            outcome.as_ref().ok(),
+            Some(&OrderStatus::Cancelled),
+            "{cancelled:?}"
+        );
+    }
+    assert!(
+        system.stock_becomes(&product, 30).await,
+        "the stock did not all come back"
+    );
+    // Products' own ledger: every reservation it made was released, and
+    // none is held (the stock is 30 less what RESERVED rows hold).
+    let (reserved, held): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'RESERVED') FROM reservations",
+    )
+    .fetch_one(&system.products_service.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, 0, "{reserved} reservations, {held} still held");
 }
 
 #[tokio::test]
