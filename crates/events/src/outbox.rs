@@ -41,3 +41,15 @@ pub async fn pending<'e>(executor: impl PgExecutor<'e>) -> Result<i64, sqlx::Err
         .fetch_one(executor)
         .await
 }
+
+/// How long the oldest event still to publish has waited, if any waits.
+pub async fn oldest_age<'e>(
+    executor: impl PgExecutor<'e>,
+) -> Result<Option<std::time::Duration>, sqlx::Error> {
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - min(created_at))::float8 FROM outbox",
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))
+}

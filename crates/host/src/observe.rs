@@ -179,7 +179,8 @@ impl Sampler {
         let (rows, age, parked): (i64, f64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM outbox),
                     (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox),
-                    (SELECT count(*) FROM dead_letters)",
+                    (SELECT count(*) FROM dead_letters
+                     WHERE redriven_at IS NULL AND discarded_at IS NULL)",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -56,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Look at the event flow and handle parked messages (reads the services' databases and NATS).
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Ask a role running on this machine whether it is ready (its /readyz); exit 0 only if it is.
     ///
     /// Meant for container health checks. The address is the one the role
@@ -122,6 +127,78 @@ pub enum AdminCommand {
         /// The user's email, compared case-insensitively.
         email: String,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum EventsCommand {
+    /// Per stream: messages and bytes; per consumer: pending, waiting for ack, redelivered; per database: outbox rows, the oldest one's age, dead letters held.
+    Status {
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages consumers parked: list, show, redrive (publish again, once) or discard them.
+    DeadLetters {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DeadLetterCommand {
+    /// The messages held (neither redriven nor discarded), oldest first.
+    List {
+        /// Only this service's.
+        #[arg(long, value_enum)]
+        service: Option<EventsService>,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One parked message with its payload, whatever became of it.
+    Show {
+        /// The service whose database holds it.
+        #[arg(value_enum)]
+        service: EventsService,
+        /// Its id, as `list` shows it.
+        id: i64,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish a held message again on its subject, once; if its consumer fails again it parks it again with the new reason.
+    Redrive {
+        /// The service whose database holds it.
+        #[arg(value_enum)]
+        service: EventsService,
+        /// Its id, as `list` shows it.
+        id: i64,
+        /// Redrive a letter parked longer ago than the streams keep messages (7 days).
+        #[arg(long)]
+        force: bool,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a held message aside; it stays on record.
+    Discard {
+        /// The service whose database holds it.
+        #[arg(value_enum)]
+        service: EventsService,
+        /// Its id, as `list` shows it.
+        id: i64,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The services whose databases hold outboxes and dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsService {
+    Users,
+    Products,
+    Orders,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod cli;
 pub mod dev;
+pub mod events;
 pub mod health;
 pub mod infra;
 pub mod migrate;
@@ -38,6 +39,7 @@ enum Plan {
     Dev(DevConfig),
     Migrate(cli::MigrateTarget),
     Admin(cli::AdminCommand),
+    Events(cli::EventsCommand),
     Health(Option<cli::Role>),
     Infra(cli::InfraCommand, DevConfig),
 }
@@ -72,6 +74,11 @@ pub fn prepare(command: Command, mut env: Env) -> Result<Prepared, ConfigError> 
             follow_dev_port(&mut env)?;
             quiet_by_default(&mut env);
             Plan::Admin(command)
+        }
+        Command::Events { command } => {
+            follow_dev_port(&mut env)?;
+            quiet_by_default(&mut env);
+            Plan::Events(command)
         }
         Command::Health { role } => {
             quiet_by_default(&mut env);
@@ -138,6 +145,7 @@ impl Prepared {
             }
             Plan::Migrate(target) => migrate::run(target, self.env).await,
             Plan::Admin(command) => admin::run(command, self.env).await,
+            Plan::Events(command) => events::run(command, self.env).await,
             Plan::Health(role) => health::run(role, self.env).await,
         }
     }

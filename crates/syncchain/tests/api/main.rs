@@ -14,6 +14,7 @@ mod bad_input;
 mod batching;
 mod compat;
 mod edge;
+mod events_cli;
 mod fuzz;
 mod http_edge;
 mod limits;
