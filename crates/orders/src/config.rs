@@ -27,6 +27,9 @@ const SHORTEST_RESEND_AFTER: Duration = Duration::from_millis(100);
 pub const KEYS_KEPT_VAR: &str = "SYNCCHAIN_ORDER_IDEMPOTENCY_KEYS_KEPT";
 /// Clients retry within minutes; a day covers a retry after an outage too.
 pub const DEFAULT_KEYS_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
+/// Past this the key table only grows; it also keeps the age arithmetic in
+/// the database far from its range.
+const LONGEST_KEYS_KEPT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 pub const MAX_PENDING_VAR: &str = "SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER";
 pub const MAX_QUANTITY_VAR: &str = "SYNCCHAIN_ORDER_MAX_QUANTITY";
 pub const MAX_PER_MINUTE_VAR: &str = "SYNCCHAIN_ORDER_MAX_PER_MINUTE";
@@ -42,7 +45,7 @@ pub struct Config {
     /// `SYNCCHAIN_ORDER_RESEND_AFTER` (30 s): how long an order may stay
     /// PENDING, unchanged, before its `orders.placed` is sent again.
     pub resend_after: Duration,
-    /// `SYNCCHAIN_ORDER_IDEMPOTENCY_KEYS_KEPT` (24 h, no less): how long a
+    /// `SYNCCHAIN_ORDER_IDEMPOTENCY_KEYS_KEPT` (24 h; a day to 30 days): how long a
     /// placement's idempotency key answers with its order.
     pub keys_kept: Duration,
     pub limits: OrderLimits,
@@ -128,10 +131,10 @@ impl FromEnv for Config {
             ));
         }
         let keys_kept = env.duration(KEYS_KEPT_VAR, DEFAULT_KEYS_KEPT)?;
-        if keys_kept < DEFAULT_KEYS_KEPT {
+        if !(DEFAULT_KEYS_KEPT..=LONGEST_KEYS_KEPT).contains(&keys_kept) {
             return Err(ConfigError::new(
                 KEYS_KEPT_VAR,
-                "must be at least 86400 s (24 h)",
+                "must be from 86400 s (24 h) to 2592000 s (30 days)",
             ));
         }
         let database = DatabaseConfig::from_env(env)?;
@@ -211,6 +214,7 @@ mod tests {
             (MAX_PER_MINUTE_VAR, "-1"),
             (KEYS_KEPT_VAR, "a day"),
             (KEYS_KEPT_VAR, "86399"),
+            (KEYS_KEPT_VAR, "2592001"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");

@@ -136,17 +136,21 @@ pub async fn insert_keyed_placement(
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes up to `limit` keys older than `kept`; how many.
+/// Deletes up to `limit` keys older than `kept`; how many. The age is
+/// checked again on the row being deleted: a key taken over by a placement
+/// after the inner select picked it is young again and stays.
 pub async fn purge_expired_keys(
     executor: impl PgExecutor<'_>,
     kept: Duration,
     limit: i64,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "DELETE FROM placement_keys WHERE (user_id, key) IN (
-             SELECT user_id, key FROM placement_keys
-             WHERE created_at <= now() - make_interval(secs => $1)
-             LIMIT $2)",
+        "DELETE FROM placement_keys
+         WHERE created_at <= now() - make_interval(secs => $1)
+           AND (user_id, key) IN (
+               SELECT user_id, key FROM placement_keys
+               WHERE created_at <= now() - make_interval(secs => $1)
+               LIMIT $2)",
     )
     .bind(kept.as_secs_f64())
     .bind(limit)
@@ -331,7 +335,11 @@ pub async fn histories(
     if let Some(owner) = owner {
         query.push(" AND o.user_id = ").push_bind(owner);
     }
-    query.push(" ORDER BY h.order_id, h.at");
+    // Ties in time (never seen: each change is its own transaction) fall
+    // back to the lifecycle's order.
+    query.push(
+        " ORDER BY h.order_id, h.at, CASE h.status WHEN 'PENDING' THEN 0 WHEN 'CANCELLED' THEN 2 ELSE 1 END",
+    );
     let rows = query.build().fetch_all(executor).await?;
     rows.iter()
         .map(|row| {

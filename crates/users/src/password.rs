@@ -194,6 +194,13 @@ impl PasswordHasher {
             let mut memory =
                 taken.unwrap_or_else(|| vec![Block::default(); argon2.params().block_count()]);
             let result = work(&argon2, &mut memory);
+            // A buffer grown for a stored hash with more memory goes back at
+            // the service's own size.
+            let blocks = argon2.params().block_count();
+            if memory.len() > blocks {
+                memory.truncate(blocks);
+                memory.shrink_to_fit();
+            }
             free.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(memory);
@@ -235,7 +242,8 @@ fn verify_with(
 ) -> Result<bool, password_hash::Error> {
     let parsed = PasswordHash::new(stored)?;
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return Err(password_hash::Error::PhcStringField);
+        // A stored hash without its salt or output matches nothing.
+        return Ok(false);
     };
     let algorithm = Algorithm::try_from(parsed.algorithm)?;
     let version = parsed
@@ -349,9 +357,13 @@ mod tests {
         // More memory than the pool's buffers hold, and a longer output.
         let (_, stored) = their_hash(Params::new(2 * MEMORY_KIB, 1, 1, Some(48)).unwrap());
         verifies_only_the_right_password(&hasher, &stored).await;
-        // The buffers are back to work at the service's own parameters.
+        // The buffers are back to work at the service's own parameters, and
+        // at its own size.
         let hash = hasher.hash(&password("correct horse")).await.unwrap();
         verifies_only_the_right_password(&hasher, &hash).await;
+        let blocks = hasher.argon2.params().block_count();
+        let sizes: Vec<usize> = hasher.memory.lock().unwrap().iter().map(Vec::len).collect();
+        assert!(sizes.iter().all(|&n| n == blocks), "{sizes:?}");
     }
 
     /// `n` checks of the right password against `hash`, started at once.
@@ -424,7 +436,14 @@ mod tests {
         let truncated = hasher
             .verify("correct horse", Some("$argon2id$junk".into()))
             .await;
+        let without_output = hasher
+            .verify(
+                "correct horse",
+                Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0".into()),
+            )
+            .await;
         assert!(unparseable.is_err());
         assert!(!truncated.unwrap_or(false));
+        assert!(!without_output.unwrap(), "a hash with no output matched");
     }
 }

@@ -22,7 +22,8 @@ impl Event for OrderPlacedV1 {
     const VERSION: u16 = 1;
 }
 
-/// A CONFIRMED order was cancelled; its stock is to be released.
+/// An order was cancelled (PENDING or CONFIRMED), or stock was reserved for
+/// one that cannot use it: whatever was reserved for it is to be released.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCancelledV1 {
     pub order_id: Uuid,
