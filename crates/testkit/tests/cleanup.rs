@@ -63,13 +63,21 @@ async fn what_a_killed_process_left_is_swept_later() {
     assert!(stream_exists(&ns).await);
     assert!(key_exists(&ns).await);
 
-    // ...until a later process sweeps the ledger its owner left.
+    // ...until a later process sweeps the ledger its owner left. In a full
+    // run another test process starting now may claim that ledger first and
+    // still be removing what it lists when this sweep finds nothing left to
+    // claim, so the removal is awaited, bounded, whoever does it.
     tokio::task::spawn_blocking(ledger::sweep_abandoned)
         .await
         .unwrap();
+    let swept = syncchain_testkit::eventually(Duration::from_secs(15), || async {
+        !database_exists(&database).await && !stream_exists(&ns).await && !key_exists(&ns).await
+    })
+    .await;
     assert!(!database_exists(&database).await, "{database} is left");
     assert!(!stream_exists(&ns).await, "the stream of {ns} is left");
     assert!(!key_exists(&ns).await, "the key of {ns} is left");
+    assert!(swept);
 }
 
 /// Starts `make_resources` in a child and reads the names it made.
