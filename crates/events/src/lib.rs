@@ -21,6 +21,7 @@
 // Tests may unwrap: a panic there is the failure report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod asyncapi;
 pub mod config;
 pub mod consumer;
 pub mod dead_letter;

@@ -1,12 +1,13 @@
 //! Events the orders service emits: the order side of the saga.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Event;
 
 /// An order was accepted as PENDING and needs stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPlacedV1 {
     pub order_id: Uuid,
     pub user_id: Uuid,
@@ -24,7 +25,7 @@ impl Event for OrderPlacedV1 {
 
 /// An order was cancelled (PENDING or CONFIRMED), or stock was reserved for
 /// one that cannot use it: whatever was reserved for it is to be released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCancelledV1 {
     pub order_id: Uuid,
     pub user_id: Uuid,
@@ -38,7 +39,7 @@ impl Event for OrderCancelledV1 {
 }
 
 /// An order reached CONFIRMED or REJECTED.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderSettledV1 {
     pub order_id: Uuid,
     pub user_id: Uuid,

@@ -1,13 +1,14 @@
 //! Events the products service emits: catalogue changes, and the stock side
 //! of the order saga. Prices are minor units (cents), stock whole items.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Event;
 
 /// A product was added to the catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductCreatedV1 {
     pub product_id: Uuid,
     pub name: String,
@@ -22,7 +23,7 @@ impl Event for ProductCreatedV1 {
 
 /// A product's details or stock were changed by an admin (edit or restock);
 /// the payload is the product as it now stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductUpdatedV1 {
     pub product_id: Uuid,
     pub name: String,
@@ -38,7 +39,7 @@ impl Event for ProductUpdatedV1 {
 }
 
 /// Stock was set aside for an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReservedV1 {
     pub order_id: Uuid,
     pub product_id: Uuid,
@@ -53,7 +54,7 @@ impl Event for StockReservedV1 {
 }
 
 /// Why stock could not be reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StockRejection {
     InsufficientStock,
@@ -61,7 +62,7 @@ pub enum StockRejection {
 }
 
 /// Stock could not be reserved for an order; nothing changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockRejectedV1 {
     pub order_id: Uuid,
     pub product_id: Uuid,
@@ -77,7 +78,7 @@ impl Event for StockRejectedV1 {
 }
 
 /// Stock reserved for a cancelled order went back on the shelf.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReleasedV1 {
     pub order_id: Uuid,
     pub product_id: Uuid,

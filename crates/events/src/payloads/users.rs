@@ -1,13 +1,14 @@
 //! Events the users service emits. They carry ids and roles only: no email,
 //! name or phone number ever leaves the users database through an event.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Event;
 
 /// A new account exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserRegisteredV1 {
     pub user_id: Uuid,
     pub role: String,
@@ -19,7 +20,7 @@ impl Event for UserRegisteredV1 {
 }
 
 /// An account's role changed (promotion or demotion).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserRoleChangedV1 {
     pub user_id: Uuid,
     pub from: String,
@@ -34,7 +35,7 @@ impl Event for UserRoleChangedV1 {
 /// Every token issued to `user_id` before `before` stops counting: its
 /// role changed (promotion or demotion), and tokens carry the role. Tokens
 /// issued at or after `before` are unaffected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserSessionsEndedV1 {
     pub user_id: Uuid,
     /// The cut-off, in milliseconds precision: a token whose `iat_ms` is
@@ -48,7 +49,7 @@ impl Event for UserSessionsEndedV1 {
 }
 
 /// One token was signed out; it is refused until it would have expired.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserTokenRevokedV1 {
     pub user_id: Uuid,
     /// The token's `jti`.
