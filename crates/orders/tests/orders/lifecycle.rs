@@ -121,7 +121,14 @@ async fn health_and_readiness_answer_on_the_grpc_port() {
     let app = spawn_app().await;
 
     assert!(http_get(app.addr, "/healthz").await.contains("200"));
-    assert!(http_get(app.addr, "/readyz").await.contains("200"));
+    // Ready once its dependencies answer and its sessions replica has
+    // replayed the users stream, which a loaded machine may take a moment
+    // to finish after start.
+    let ready = syncchain_testkit::eventually(Duration::from_secs(10), || async {
+        http_get(app.addr, "/readyz").await.contains("200")
+    })
+    .await;
+    assert!(ready, "{}", http_get(app.addr, "/readyz").await);
 }
 
 #[tokio::test]
