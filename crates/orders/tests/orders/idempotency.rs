@@ -120,14 +120,36 @@ async fn a_retry_waits_for_the_outcome_like_a_first_placement() {
     let buyer = Buyer::new(&[]).await;
     let first = buyer.place(1, 0, "k").await.unwrap();
 
-    let (again, ()) = tokio::join!(buyer.place(1, 10_000, "k"), async {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        buyer.app.publish(&buyer.app.reserved(&first)).await;
-    });
+    // Retries race the answer: those that read the order before it arrives
+    // wait for it (each listens before it reads, so no change falls
+    // between), the others find it settled. Either way, CONFIRMED.
+    let (retries, ()) = tokio::join!(
+        join_all((0..8).map(|_| buyer.place(1, 10_000, "k"))),
+        async { buyer.app.publish(&buyer.app.reserved(&first)).await },
+    );
 
-    let again = again.unwrap();
-    assert_eq!(again.id, first.id);
-    assert_eq!(again.status(), OrderStatus::Confirmed);
+    for again in retries {
+        let again = again.unwrap();
+        assert_eq!(again.id, first.id);
+        assert_eq!(again.status(), OrderStatus::Confirmed);
+    }
+}
+
+#[tokio::test]
+async fn one_key_sent_at_once_with_two_requests_makes_one_order_and_one_conflict() {
+    let buyer = Buyer::new(&[]).await;
+
+    let (one, two) = tokio::join!(buyer.place(1, 0, "k"), buyer.place(2, 0, "k"));
+
+    let outcomes = [&one, &two];
+    let placed = outcomes.iter().filter(|o| o.is_ok()).count();
+    let conflicts = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(s) if s.code() == Code::AlreadyExists))
+        .count();
+    assert_eq!((placed, conflicts), (1, 1), "{one:?} {two:?}");
+    assert_eq!(buyer.app.stored_orders().await, 1);
+    assert_eq!(buyer.keys_stored().await, 1);
 }
 
 #[tokio::test]

@@ -211,15 +211,12 @@ async fn a_database_not_yet_migrated_is_named_with_what_to_run() {
     let app = TestApp::spawn().await;
     let (_pool, unmigrated) = syncchain_testkit::db::fresh_database().await;
 
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncchain"))
-        .args(["events", "status"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("SYNCCHAIN_USERS_DATABASE_URL", &unmigrated)
-        .output()
-        .await
-        .expect("syncchain runs");
+    let output = app
+        .cli_with(
+            &["events", "status"],
+            &[("SYNCCHAIN_USERS_DATABASE_URL", unmigrated.as_str())],
+        )
+        .await;
 
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -325,3 +325,27 @@ async fn an_orders_history_tells_what_happened_when_and_why() {
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_or_malformed_idempotency_key_is_bad_input_and_buys_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Plate", 500, 5).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let place = "mutation($input: OrderInput!, $key: String) {
+        placeOrder(input: $input, idempotencyKey: $key) { id } }";
+    let input = json!({ "productId": product, "quantity": 1 });
+
+    for key in ["k".repeat(100_000), String::new(), "new\nline".to_owned()] {
+        let body = app
+            .gql(place, json!({ "input": input, "key": key }), Some(&token))
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            json!("idempotencyKey"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.stock(&product).await, 5);
+}

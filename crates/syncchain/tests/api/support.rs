@@ -84,11 +84,21 @@ impl TestApp {
 
     /// Runs the `syncchain` binary against this app's database.
     pub async fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with(args, &[]).await
+    }
+
+    /// [`Self::cli`] with `overrides` on top of the app's settings.
+    pub async fn cli_with(
+        &self,
+        args: &[&str],
+        overrides: &[(&str, &str)],
+    ) -> std::process::Output {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_syncchain"))
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(overrides.iter().copied())
             .output()
             .await
             .expect("syncchain runs")
