@@ -51,7 +51,7 @@ use std::{
 use async_nats::jetstream::{
     self, AckKind, ErrorCode,
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
-    context::{GetStreamError, GetStreamErrorKind},
+    context::{ConsumerInfoError, ConsumerInfoErrorKind, GetStreamError, GetStreamErrorKind},
 };
 use futures::{FutureExt, StreamExt, stream::FuturesUnordered};
 use sqlx::PgPool;
@@ -227,6 +227,8 @@ enum PullError {
     Request(#[source] pull::BatchError),
     #[error("the batch ended with an error")]
     Batch(#[source] async_nats::Error),
+    #[error("the durable consumer is gone")]
+    Gone(#[source] ConsumerInfoError),
 }
 
 /// Applies the events of one durable consumer with one handler.
@@ -331,16 +333,30 @@ impl Consumer {
                 pulled = self.pull(&mut bound) => pulled,
             };
             let outcome = match pulled {
-                Ok(batch) => self.drain(batch, shutdown).await,
+                Ok(batch) => match self.drain(batch, shutdown).await {
+                    // JetStream does not answer a pull asked of a durable
+                    // that no longer exists (deleted, or its stream wiped
+                    // between two pulls): the batch just ends empty. So an
+                    // empty batch asks whether the durable is still there.
+                    Ok(0) if !shutdown.is_cancelled() => {
+                        pending_read = None;
+                        Ok(())
+                    }
+                    Ok(_) => Ok(()),
+                    Err(error) => Err(error),
+                },
                 Err(error) => Err(error),
             };
+            let outcome = match (outcome, bound.as_mut()) {
+                (Ok(()), Some(consumer))
+                    if pending_read.is_none_or(|read| read.elapsed() >= READ_PENDING_EVERY) =>
+                {
+                    pending_read = Some(Instant::now());
+                    self.read_pending(consumer).await
+                }
+                (outcome, _) => outcome,
+            };
             self.health.report(name, outcome.is_ok());
-            if let Some(consumer) = bound.as_mut()
-                && pending_read.is_none_or(|read| read.elapsed() >= READ_PENDING_EVERY)
-            {
-                pending_read = Some(Instant::now());
-                self.read_pending(consumer).await;
-            }
             match outcome {
                 Ok(()) if failures > 0 => {
                     tracing::info!(consumer = name, failures, "consumer recovered");
@@ -369,14 +385,15 @@ impl Consumer {
     }
 
     /// Processes one pulled batch until it ends or `shutdown`, up to
-    /// `concurrency` messages at once, each in its own transaction; `Err`
-    /// when the server ended it with an error status. Returns once every
-    /// message started has been settled.
-    async fn drain(&self, mut batch: pull::Batch, shutdown: &Shutdown) -> Result<(), PullError> {
+    /// `concurrency` messages at once, each in its own transaction; how many
+    /// messages it brought, or `Err` when the server ended it with an error
+    /// status. Returns once every message started has been settled.
+    async fn drain(&self, mut batch: pull::Batch, shutdown: &Shutdown) -> Result<usize, PullError> {
         let limit = self.config.concurrency.max(1);
         let mut in_flight = FuturesUnordered::new();
         let mut taking = true;
         let mut ended = Ok(());
+        let mut brought = 0;
         while taking || !in_flight.is_empty() {
             tokio::select! {
                 biased;
@@ -391,7 +408,10 @@ impl Consumer {
                 }
                 Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
                 next = batch.next(), if taking && in_flight.len() < limit => match next {
-                    Some(Ok(message)) => in_flight.push(self.process(message, shutdown)),
+                    Some(Ok(message)) => {
+                        brought += 1;
+                        in_flight.push(self.process(message, shutdown));
+                    }
                     Some(Err(error)) => {
                         taking = false;
                         ended = Err(PullError::Batch(error));
@@ -400,11 +420,13 @@ impl Consumer {
                 },
             }
         }
-        ended
+        ended.map(|()| brought)
     }
 
-    /// Sets the pending gauges from JetStream's view of the consumer.
-    async fn read_pending(&self, consumer: &mut PullConsumer) {
+    /// Sets the pending gauges from JetStream's view of the consumer; `Err`
+    /// when JetStream no longer has the durable or its stream. Other
+    /// failures (a slow or absent server) are left to the next pull.
+    async fn read_pending(&self, consumer: &mut PullConsumer) -> Result<(), PullError> {
         match consumer.info().await {
             Ok(info) => {
                 self.metrics
@@ -413,9 +435,19 @@ impl Consumer {
                 self.metrics
                     .ack_pending
                     .set(i64::try_from(info.num_ack_pending).unwrap_or(i64::MAX));
+                Ok(())
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound
+                ) =>
+            {
+                Err(PullError::Gone(error))
             }
             Err(error) => {
                 tracing::debug!(consumer = %self.config.name, error = %error, "cannot read the consumer's pending counts");
+                Ok(())
             }
         }
     }

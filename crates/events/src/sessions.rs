@@ -12,6 +12,10 @@
 //! [`Consumer`](crate::consumer::Consumer)), replaying it from the start
 //! (the stream keeps a week, longer than any token lives) and then
 //! following it, and resubscribing from where it stopped after a failure.
+//! A stream created again (a wiped NATS store) numbers its messages from 1
+//! again: the feed notices by the stream's creation time, checked every
+//! [`STREAM_CHECK_EVERY`], and replays the new stream from its start, so a
+//! revocation published on it is not skipped as already seen.
 //!
 //! Until the replay has reached the end of the stream as it was at start,
 //! the replica does not know every revocation: the service is not ready
@@ -57,6 +61,9 @@ use crate::{
 pub const REPLAY_WAIT: Duration = Duration::from_secs(3);
 /// The most revocations, and separately cut-offs, kept in memory.
 pub const MAX_ENTRIES: usize = 1_000_000;
+/// How often the feed asks whether the stream it follows is still the one
+/// it subscribed to.
+pub const STREAM_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// How often expired entries are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -290,16 +297,26 @@ fn step<E: std::error::Error + Send + Sync + 'static>(
     }
 }
 
+/// Where the feed is: the stream it follows (by creation time) and the
+/// next sequence of that stream to apply.
+struct Position {
+    stream_created: Option<i128>,
+    next: u64,
+}
+
 impl SessionFeed {
     /// Follows the stream until `stop` fires, resubscribing after failures.
     pub async fn run(self, stop: Shutdown) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-        // The next stream sequence to apply: a resubscription resumes there.
-        let mut next = 1;
+        // A resubscription resumes where the last one stopped.
+        let mut at = Position {
+            stream_created: None,
+            next: 1,
+        };
         loop {
             let followed = tokio::select! {
                 () = stop.cancelled() => return,
-                followed = self.follow(&mut next, &mut backoff) => followed,
+                followed = self.follow(&mut at, &mut backoff) => followed,
             };
             if let Err(error) = followed {
                 tracing::warn!(error = %chain(&error), "session feed interrupted; resubscribing");
@@ -311,28 +328,35 @@ impl SessionFeed {
         }
     }
 
-    async fn follow(&self, next: &mut u64, backoff: &mut Backoff) -> Result<(), FeedError> {
+    async fn follow(&self, at: &mut Position, backoff: &mut Backoff) -> Result<(), FeedError> {
         let mut stream = self
             .jetstream
             .get_stream(self.namespace.stream(streams::USERS))
             .await
             .map_err(step("get the stream"))?;
-        let state = stream
-            .info()
-            .await
-            .map_err(step("read the stream"))?
-            .state
-            .clone();
+        let info = stream.info().await.map_err(step("read the stream"))?;
+        let created = info.created.unix_timestamp_nanos();
+        let state = info.state.clone();
+        if at
+            .stream_created
+            .is_some_and(|followed| followed != created)
+        {
+            // What was applied stays applied; the new stream's events are
+            // all unseen.
+            tracing::warn!("the users stream was created again; replaying it from its start");
+            at.next = 1;
+        }
+        at.stream_created = Some(created);
         // Everything up to here must be applied before tokens are judged.
         let target = state.last_sequence;
-        if state.messages == 0 || target < *next {
+        if state.messages == 0 || target < at.next {
             self.sessions.mark_ready();
         }
-        let deliver_policy = if *next <= 1 {
+        let deliver_policy = if at.next <= 1 {
             DeliverPolicy::All
         } else {
             DeliverPolicy::ByStartSequence {
-                start_sequence: *next,
+                start_sequence: at.next,
             }
         };
         let consumer = stream
@@ -344,7 +368,27 @@ impl SessionFeed {
             .await
             .map_err(step("create the consumer"))?;
         let mut messages = consumer.messages().await.map_err(step("subscribe"))?;
-        while let Some(message) = messages.next().await {
+        let mut check = tokio::time::interval_at(
+            tokio::time::Instant::now() + STREAM_CHECK_EVERY,
+            STREAM_CHECK_EVERY,
+        );
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                _ = check.tick() => {
+                    // The ordered consumer would follow a stream created
+                    // again from the old stream's next sequence.
+                    let info = stream.info().await.map_err(step("read the stream"))?;
+                    if info.created.unix_timestamp_nanos() != created {
+                        return Err(FeedError {
+                            step: "follow the stream",
+                            source: "the stream was created again".into(),
+                        });
+                    }
+                    continue;
+                }
+            };
+            let Some(message) = message else { break };
             let message = message.map_err(step("receive"))?;
             let (sequence, pending) = match message.info() {
                 Ok(info) => (info.stream_sequence, info.pending),
@@ -361,7 +405,7 @@ impl SessionFeed {
                     tracing::error!(error = %chain(&error), sequence, "unreadable users event")
                 }
             }
-            *next = sequence + 1;
+            at.next = sequence + 1;
             backoff.reset();
             if sequence >= target || pending == 0 {
                 self.sessions.mark_ready();

@@ -76,16 +76,29 @@ async fn start(setup: &Setup) -> Running {
 /// Creates the `applied` table, then runs a consumer with `handler` on
 /// `pool` (the test database, maybe through a proxy).
 pub async fn start_with(setup: &Setup, pool: PgPool, handler: impl Handler + 'static) -> Running {
-    sqlx::query("CREATE TABLE applied (event_id uuid NOT NULL, role text NOT NULL)")
-        .execute(&setup.pool)
-        .await
-        .unwrap();
-    let config = ConsumerConfig {
+    start_configured(setup, pool, handler, config()).await
+}
+
+/// The consumer's configuration in these tests: quick retries and pulls.
+fn config() -> ConsumerConfig {
+    ConsumerConfig {
         max_deliver: MAX_DELIVER,
         retry_delay: Duration::from_millis(50),
         fetch_wait: Duration::from_secs(1),
         ..ConsumerConfig::new(NAME, streams::USERS).subject("users.>")
-    };
+    }
+}
+
+async fn start_configured(
+    setup: &Setup,
+    pool: PgPool,
+    handler: impl Handler + 'static,
+    config: ConsumerConfig,
+) -> Running {
+    sqlx::query("CREATE TABLE applied (event_id uuid NOT NULL, role text NOT NULL)")
+        .execute(&setup.pool)
+        .await
+        .unwrap();
     let consumer = Consumer::new(
         pool,
         setup.jetstream.clone(),
@@ -416,6 +429,85 @@ async fn an_event_the_handler_does_not_want_is_acknowledged_without_a_record() {
     assert!(settled, "the event was not acknowledged");
     assert_eq!(processed(&setup.pool, event.id).await, 0);
     assert!(parked(&setup.pool).await.is_empty());
+    consumer.stop().await;
+    setup.cleanup().await;
+}
+
+/// Records each event; holds one whose role is `hold` until the test lets
+/// it go.
+struct Gate {
+    entered: std::sync::Arc<tokio::sync::Notify>,
+    release: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait]
+impl Handler for Gate {
+    async fn handle(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        envelope: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let event: UserRegisteredV1 = envelope.decode()?;
+        if event.role == "hold" {
+            self.entered.notify_one();
+            let permit = tokio::time::timeout(WAIT, self.release.acquire())
+                .await
+                .map_err(|_| HandlerError::permanent("never released"))?;
+            drop(permit);
+        }
+        sqlx::query("INSERT INTO applied (event_id, role) VALUES ($1, $2)")
+            .bind(envelope.id)
+            .bind(&event.role)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// JetStream does not answer a pull asked of a durable that is gone: a
+/// consumer that only pulled again would wait for nothing, forever.
+#[tokio::test]
+async fn a_durable_deleted_between_two_pulls_is_created_again_and_later_events_flow() {
+    let setup = setup().await;
+    let entered = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let gate = Gate {
+        entered: entered.clone(),
+        release: release.clone(),
+    };
+    // One message per pull: while it is handled no pull is outstanding,
+    // so the server has none to end when the durable goes.
+    let consumer = start_configured(
+        &setup,
+        setup.pool.clone(),
+        gate,
+        ConsumerConfig {
+            batch: 1,
+            ..config()
+        },
+    )
+    .await;
+    let held = registered("hold");
+    publish_envelope(&setup, &held).await;
+    tokio::time::timeout(WAIT, entered.notified())
+        .await
+        .expect("the held event reached the handler");
+
+    setup
+        .jetstream
+        .get_stream(setup.namespace.stream(streams::USERS))
+        .await
+        .unwrap()
+        .delete_consumer(NAME)
+        .await
+        .unwrap();
+    release.add_permits(1);
+    let after = registered("USER");
+    publish_envelope(&setup, &after).await;
+
+    wait_applied(&setup, after.id).await;
+    assert_eq!(applied(&setup.pool, held.id).await, 1);
+    assert_eq!(applied(&setup.pool, after.id).await, 1);
     consumer.stop().await;
     setup.cleanup().await;
 }

@@ -45,6 +45,19 @@ async fn publish<E: Event>(setup: &Setup, event: &E) {
         .unwrap();
 }
 
+/// Publishes the revocation of `token`, as the users service does on sign-out.
+async fn revoke(setup: &Setup, token: &Caller) {
+    publish(
+        setup,
+        &UserTokenRevokedV1 {
+            user_id: token.user_id,
+            token_id: token.token_id,
+            expires_at: token.expires_at,
+        },
+    )
+    .await;
+}
+
 /// A replica following `setup`'s USERS stream until `stop` fires.
 fn follow(setup: &Setup, stop: &Shutdown) -> Sessions {
     let sessions = Sessions::new(Duration::from_secs(300));
@@ -73,15 +86,7 @@ async fn a_following_replica_refuses_a_revoked_token_and_a_token_issued_before_a
     assert!(eventually(WAIT, || async { sessions.is_ready() }).await);
     assert_eq!(sessions.admit(&revoked_token).await, Ok(()));
 
-    publish(
-        &setup,
-        &UserTokenRevokedV1 {
-            user_id: revoked,
-            token_id: revoked_token.token_id,
-            expires_at: revoked_token.expires_at,
-        },
-    )
-    .await;
+    revoke(&setup, &revoked_token).await;
     tokio::time::sleep(Duration::from_millis(2)).await;
     publish(
         &setup,
@@ -109,15 +114,7 @@ async fn a_replica_started_after_the_events_replays_them_before_it_is_ready() {
     let user = Uuid::now_v7();
     let revoked = caller(&keys, user);
     let old = caller(&keys, Uuid::now_v7());
-    publish(
-        &setup,
-        &UserTokenRevokedV1 {
-            user_id: user,
-            token_id: revoked.token_id,
-            expires_at: revoked.expires_at,
-        },
-    )
-    .await;
+    revoke(&setup, &revoked).await;
     tokio::time::sleep(Duration::from_millis(2)).await;
     publish(
         &setup,
@@ -192,6 +189,45 @@ async fn a_replica_without_its_stream_is_not_ready_and_refuses_as_unavailable() 
         Err(Refusal::NotReady)
     );
     assert!(!sessions.is_ready());
+    stop.cancel();
+    setup.cleanup().await;
+}
+
+/// A stream created again numbers its messages from 1: a replica that
+/// resumed at the old stream's next sequence would skip the revocations
+/// published on the new one.
+#[tokio::test]
+async fn a_revocation_on_a_users_stream_created_again_is_refused() {
+    let setup = setup().await;
+    let keys = keys();
+    for _ in 0..3 {
+        publish(
+            &setup,
+            &UserRegisteredV1 {
+                user_id: Uuid::now_v7(),
+                role: "CUSTOMER".into(),
+            },
+        )
+        .await;
+    }
+    let stop = Shutdown::new();
+    let sessions = follow(&setup, &stop);
+    assert!(eventually(WAIT, || async { sessions.is_ready() }).await);
+
+    setup
+        .jetstream
+        .delete_stream(setup.namespace.stream(streams::USERS))
+        .await
+        .unwrap();
+    streams::ensure_streams(&setup.jetstream, &setup.namespace, 1)
+        .await
+        .unwrap();
+    let user = Uuid::now_v7();
+    let revoked = caller(&keys, user);
+    revoke(&setup, &revoked).await;
+
+    assert!(refuses(&sessions, &revoked, Refusal::Revoked).await);
+    assert_eq!(sessions.admit(&caller(&keys, user)).await, Ok(()));
     stop.cancel();
     setup.cleanup().await;
 }
