@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
-    context::CreateStreamError,
+    context::{CreateStreamError, CreateStreamErrorKind},
     stream::{Config, DiscardPolicy, RetentionPolicy, StorageType},
 };
 
@@ -88,16 +88,32 @@ pub async fn ensure_streams(
 ) -> Result<(), StreamError> {
     for config in configs(namespace, replicas) {
         let stream = config.name.clone();
-        jetstream
-            .create_or_update_stream(config)
-            .await
-            .map_err(|source| StreamError {
-                stream: stream.clone(),
-                source,
-            })?;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match jetstream.create_or_update_stream(config.clone()).await {
+                Ok(_) => break,
+                // A failure on the server's side (status 500, such as its
+                // store directory vanishing under a concurrent delete of
+                // the account's last stream) is worth a quick second try.
+                Err(source) if server_side(&source) && delay <= MAX_RETRY_DELAY => {
+                    tracing::debug!(stream, error = %source, "stream not created, trying again");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(source) => return Err(StreamError { stream, source }),
+            }
+        }
         tracing::debug!(stream, "stream ready");
     }
     Ok(())
+}
+
+/// The longest wait before another try at a stream the server failed to
+/// create: tries at 50, 100, 200 and 400 ms.
+const MAX_RETRY_DELAY: Duration = Duration::from_millis(400);
+
+fn server_side(error: &CreateStreamError) -> bool {
+    matches!(error.kind(), CreateStreamErrorKind::JetStream(e) if e.code() >= 500)
 }
 
 #[cfg(test)]
