@@ -39,6 +39,8 @@ use async_graphql_value::{ConstValue, Value};
 pub const MAX_NESTING: usize = 64;
 
 /// The fields that return a page of a list, priced by their page size.
+/// (`Order.lines` is not one: the lines come with their order, and their
+/// products in one batched call per response.)
 const LIST_FIELDS: [&str; 6] = [
     "users",
     "usersConnection",

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use syncchain_events::payloads::orders::OrderPlacedV2;
 use syncchain_platform::{
     auth::TokenSettings,
     config::{ConfigError, Env, FromEnv},
@@ -32,6 +33,7 @@ pub const DEFAULT_KEYS_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
 const LONGEST_KEYS_KEPT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 pub const MAX_PENDING_VAR: &str = "SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER";
 pub const MAX_QUANTITY_VAR: &str = "SYNCCHAIN_ORDER_MAX_QUANTITY";
+pub const MAX_LINES_VAR: &str = "SYNCCHAIN_ORDER_MAX_LINES";
 pub const MAX_PER_MINUTE_VAR: &str = "SYNCCHAIN_ORDER_MAX_PER_MINUTE";
 
 /// The orders service's own settings; the service host reads the NATS settings
@@ -61,8 +63,12 @@ pub struct OrderLimits {
     /// `SYNCCHAIN_ORDER_MAX_PENDING_PER_CUSTOMER` (10): orders one customer
     /// may have PENDING at once.
     pub max_pending: i64,
-    /// `SYNCCHAIN_ORDER_MAX_QUANTITY` (1000): items in one order.
+    /// `SYNCCHAIN_ORDER_MAX_QUANTITY` (1000): items in one order, over
+    /// every line.
     pub max_quantity: i64,
+    /// `SYNCCHAIN_ORDER_MAX_LINES` (20; at most 100, what products accepts):
+    /// lines in one order.
+    pub max_lines: usize,
     /// `SYNCCHAIN_ORDER_MAX_PER_MINUTE` (60; 0 for no limit): orders one
     /// customer may place in any minute, which bounds a flood of orders
     /// that each settle at once (the pending cap does not see those).
@@ -85,9 +91,17 @@ impl OrderLimits {
                 "must be 0 (no limit) or more",
             ));
         }
+        let max_lines: usize = env.get(MAX_LINES_VAR, 20)?;
+        if !(1..=OrderPlacedV2::MAX_LINES).contains(&max_lines) {
+            return Err(ConfigError::new(
+                MAX_LINES_VAR,
+                format!("must be 1 to {}", OrderPlacedV2::MAX_LINES),
+            ));
+        }
         Ok(Self {
             max_pending: at_least_one(MAX_PENDING_VAR, 10)?,
             max_quantity: at_least_one(MAX_QUANTITY_VAR, 1000)?,
+            max_lines,
             max_per_minute: (per_minute > 0).then_some(per_minute),
         })
     }
@@ -180,6 +194,7 @@ mod tests {
             OrderLimits {
                 max_pending: 10,
                 max_quantity: 1000,
+                max_lines: 20,
                 max_per_minute: Some(60)
             }
         );
@@ -211,6 +226,8 @@ mod tests {
             (MAX_PENDING_VAR, "many"),
             (MAX_QUANTITY_VAR, "0"),
             (MAX_QUANTITY_VAR, "-5"),
+            (MAX_LINES_VAR, "0"),
+            (MAX_LINES_VAR, "101"),
             (MAX_PER_MINUTE_VAR, "-1"),
             (KEYS_KEPT_VAR, "a day"),
             (KEYS_KEPT_VAR, "86399"),

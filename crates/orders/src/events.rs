@@ -4,13 +4,33 @@
 
 use syncchain_events::{
     Envelope,
-    payloads::orders::{OrderCancelledV1, OrderPlacedV1, OrderSettledV1},
+    payloads::orders::{
+        OrderCancelledV1, OrderLineV2, OrderPlacedV1, OrderPlacedV2, OrderSettledV1,
+    },
 };
 
 use crate::domain::Order;
 
-/// `orders.placed`: a PENDING order needs stock.
+/// `orders.placed`: a PENDING order needs stock. An order of one line is
+/// announced as version 1, which every products instance knows; one of
+/// several lines as version 2.
 pub fn placed(order: &Order) -> Result<Envelope, serde_json::Error> {
+    if order.lines.len() > 1 {
+        return Envelope::new(&OrderPlacedV2 {
+            order_id: order.id.as_uuid(),
+            user_id: order.user_id,
+            lines: order
+                .lines
+                .iter()
+                .map(|line| OrderLineV2 {
+                    product_id: line.product_id.as_uuid(),
+                    quantity: line.quantity,
+                    unit_price: line.unit_price,
+                })
+                .collect(),
+            total_amount: order.total_amount,
+        });
+    }
     Envelope::new(&OrderPlacedV1 {
         order_id: order.id.as_uuid(),
         user_id: order.user_id,
@@ -22,7 +42,8 @@ pub fn placed(order: &Order) -> Result<Envelope, serde_json::Error> {
 }
 
 /// `orders.cancelled`: whatever stock products reserved for the order goes
-/// back. Sent on a cancellation, and as the compensation for stock reserved
+/// back, every line (products finds them by the order's id; the product and
+/// quantity named are the first line's). Sent on a cancellation, and as the compensation for stock reserved
 /// for an order that can no longer use it.
 pub fn cancelled(order: &Order) -> Result<Envelope, serde_json::Error> {
     Envelope::new(&OrderCancelledV1 {

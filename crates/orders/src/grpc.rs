@@ -10,7 +10,10 @@
 use std::time::Duration;
 
 use futures::{StreamExt, stream, stream::BoxStream};
-use syncchain_events::sessions::{self, Sessions};
+use syncchain_events::{
+    payloads::orders::OrderPlacedV2,
+    sessions::{self, Sessions},
+};
 use syncchain_platform::{
     auth::{Caller, TokenKeys},
     grpc::{database_failure, internal, invalid_argument, timestamp, token, unavailable},
@@ -63,7 +66,7 @@ impl proto::orders_server::Orders for OrdersApi {
         let token = token(request.metadata())?;
         let r = request.get_ref();
         let result = async {
-            let new = NewOrder::parse(&r.product_id, r.quantity)?;
+            let new = new_order(r)?;
             let key = r
                 .idempotency_key
                 .as_deref()
@@ -261,8 +264,40 @@ fn history_to_proto(entry: HistoryEntry) -> proto::OrderHistoryEntry {
     }
 }
 
+/// The request's lines, or its one product: one form or the other.
+fn new_order(r: &proto::PlaceOrderRequest) -> Result<NewOrder, ValidationError> {
+    if r.lines.is_empty() {
+        return NewOrder::parse(&r.product_id, r.quantity);
+    }
+    if !r.product_id.is_empty() || r.quantity != 0 {
+        return Err(ValidationError::new(
+            "lines",
+            "give either productId and quantity, or lines, not both",
+        ));
+    }
+    // No deployment takes more (SYNCCHAIN_ORDER_MAX_LINES is checked once
+    // parsed): refused before any line is read.
+    if r.lines.len() > OrderPlacedV2::MAX_LINES {
+        return Err(ValidationError::new(
+            "lines",
+            format!("must hold at most {} lines", OrderPlacedV2::MAX_LINES),
+        ));
+    }
+    NewOrder::parse_lines(r.lines.iter().map(|l| (l.product_id.as_str(), l.quantity)))
+}
+
 fn to_proto(order: Order) -> proto::Order {
     proto::Order {
+        lines: order
+            .lines
+            .iter()
+            .map(|line| proto::OrderLine {
+                product_id: line.product_id.to_string(),
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                line_total: line.total(),
+            })
+            .collect(),
         id: order.id.to_string(),
         user_id: order.user_id.to_string(),
         product_id: order.product_id.to_string(),

@@ -39,8 +39,8 @@ use tokio::time::Instant;
 use crate::{
     config::{DEFAULT_KEYS_KEPT, OrderLimits},
     domain::{
-        Cursor, HistoryEntry, IdempotencyKey, Money, NewOrder, Order, OrderId, OrderStatus, Page,
-        PageSize, Transition, Trigger, ValidationError,
+        Cursor, HistoryEntry, IdempotencyKey, Money, NewLine, NewOrder, Order, OrderId, OrderLine,
+        OrderStatus, Page, PageSize, ProductId, Transition, Trigger, UnitPrice, ValidationError,
     },
     error::OrdersError,
     events,
@@ -105,7 +105,7 @@ impl Orders {
     /// or the caller is over a limit. With a `key` the caller used before
     /// for the same request, the order that placement made is answered
     /// instead, and nothing is written either.
-    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, product.id = %new.product_id, keyed = key.is_some()))]
+    #[tracing::instrument(skip_all, fields(caller.id = %caller.user_id, lines = new.lines().len(), keyed = key.is_some()))]
     pub async fn place(
         &self,
         caller: &Caller,
@@ -114,10 +114,17 @@ impl Orders {
         key: Option<IdempotencyKey>,
         wait: Duration,
     ) -> Result<Order, OrdersError> {
-        if new.quantity.get() > self.limits.max_quantity {
+        if new.lines().len() > self.limits.max_lines {
             return Err(ValidationError::new(
-                "quantity",
-                format!("must be at most {}", self.limits.max_quantity),
+                "lines",
+                format!("must hold at most {} lines", self.limits.max_lines),
+            )
+            .into());
+        }
+        if new.items() > self.limits.max_quantity {
+            return Err(ValidationError::new(
+                new.field(),
+                format!("must be at most {} items", self.limits.max_quantity),
             )
             .into());
         }
@@ -127,8 +134,7 @@ impl Orders {
         {
             return self.answer_again(placed, wait).await;
         }
-        let unit_price = self.prices.unit_price(new.product_id, token).await?;
-        let total = Money::total(unit_price, new.quantity)?;
+        let (lines, total) = self.priced(&new, token).await?;
         let id = OrderId::generate();
         // Heard from before the order exists, so no change of it can be
         // missed: the saga starts only once the insert commits.
@@ -147,9 +153,7 @@ impl Orders {
             NewRow {
                 id,
                 user_id: caller.user_id,
-                product_id: new.product_id,
-                quantity: new.quantity.get(),
-                unit_price: unit_price.minor(),
+                lines,
                 total_amount: total.minor(),
             },
         )
@@ -174,12 +178,57 @@ impl Orders {
         outbox::enqueue(&mut tx, &events::placed(&order)?).await?;
         tx.commit().await?;
         self.metrics.entered(&order);
-        tracing::info!(order.id = %order.id, quantity = order.quantity, "order placed");
+        tracing::info!(order.id = %order.id, lines = order.lines.len(), "order placed");
 
         if wait.is_zero() {
             return Ok(order);
         }
         Ok(self.settled_within(order, subscription, wait).await)
+    }
+
+    /// Each line at its product's current price, and their total. A
+    /// `productId` is priced with one product's lookup (unknown: NOT_FOUND,
+    /// as it always was); `lines` in one request, and an unknown product is
+    /// bad input naming its line.
+    async fn priced(
+        &self,
+        new: &NewOrder,
+        token: Option<&str>,
+    ) -> Result<(Vec<OrderLine>, Money), OrdersError> {
+        let priced: Vec<(NewLine, UnitPrice)> = match new.lines() {
+            [line] if !new.as_lines() => {
+                vec![(*line, self.prices.unit_price(line.product_id, token).await?)]
+            }
+            lines => {
+                let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id).collect();
+                let prices = self.prices.unit_prices(&ids, token).await?;
+                let mut priced = Vec::with_capacity(lines.len());
+                for (index, line) in lines.iter().enumerate() {
+                    let Some(price) = prices.get(&line.product_id) else {
+                        return Err(ValidationError::new(
+                            "lines",
+                            format!("name an unknown product on line {}", index + 1),
+                        )
+                        .into());
+                    };
+                    priced.push((*line, *price));
+                }
+                priced
+            }
+        };
+        let total = Money::sum(
+            priced.iter().map(|(line, price)| (*price, line.quantity)),
+            new.field(),
+        )?;
+        let lines = priced
+            .into_iter()
+            .map(|(line, price)| OrderLine {
+                product_id: line.product_id,
+                quantity: line.quantity.get(),
+                unit_price: price.minor(),
+            })
+            .collect();
+        Ok((lines, total))
     }
 
     /// The order the caller placed before with `key`, when that placement

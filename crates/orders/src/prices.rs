@@ -11,10 +11,12 @@
 //!
 //! The caller's token is forwarded: products applies its own rules to it.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use syncchain_platform::{grpc, net};
-use syncchain_proto::products::v1::{GetProductRequest, products_client::ProductsClient};
+use syncchain_proto::products::v1::{
+    GetProductRequest, GetProductsRequest, products_client::ProductsClient,
+};
 use tonic::{Code, Status, transport::Channel};
 
 use crate::domain::{ProductId, UnitPrice};
@@ -76,6 +78,41 @@ impl Prices {
             .map_err(classify)?
             .into_inner();
         UnitPrice::new(found.price).ok_or(PriceError::InvalidPrice(product, found.price))
+    }
+}
+
+impl Prices {
+    /// The current price of each of `products` that exists, asked as the
+    /// caller with `token` in one request; an unknown product is absent.
+    #[tracing::instrument(skip_all, fields(products = products.len()))]
+    pub async fn unit_prices(
+        &self,
+        products: &[ProductId],
+        token: Option<&str>,
+    ) -> Result<HashMap<ProductId, UnitPrice>, PriceError> {
+        let request = grpc::request(
+            GetProductsRequest {
+                ids: products.iter().map(ToString::to_string).collect(),
+            },
+            token,
+        );
+        let found = self
+            .client
+            .clone()
+            .get_products(request)
+            .await
+            .map_err(classify)?
+            .into_inner();
+        let mut prices = HashMap::with_capacity(found.products.len());
+        for product in found.products {
+            let Ok(id) = ProductId::parse("id", &product.id) else {
+                continue;
+            };
+            let price =
+                UnitPrice::new(product.price).ok_or(PriceError::InvalidPrice(id, product.price))?;
+            prices.insert(id, price);
+        }
+        Ok(prices)
     }
 }
 

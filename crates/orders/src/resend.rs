@@ -3,10 +3,11 @@
 //! `stock.reserved` / `stock.rejected` that never got back. An order still
 //! PENDING and unchanged for longer than `SYNCCHAIN_ORDER_RESEND_AFTER` is
 //! announced again: a fresh `orders.placed` (a new event id, so no
-//! deduplication drops it; the same order, product, quantity and price).
+//! deduplication drops it; the same order, lines and prices, in the same
+//! version).
 //!
-//! Products answers a repeat without reserving twice: its reservation row
-//! is keyed by the order, so it re-sends the answer it gave. A repeated
+//! Products answers a repeat without reserving twice: its reservation rows
+//! are keyed by the order and product, so it re-sends the answer it gave. A repeated
 //! answer for an order that settled meanwhile changes nothing here
 //! ([`crate::domain::react`]), and stock reserved for an order that was
 //! rejected meanwhile is given back, so re-sending is always safe.

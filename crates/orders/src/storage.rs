@@ -15,44 +15,76 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use crate::domain::{Cursor, HistoryEntry, Order, OrderId, OrderStatus, ProductId, Transition};
+use crate::domain::{
+    Cursor, HistoryEntry, Order, OrderId, OrderLine, OrderStatus, ProductId, Transition,
+};
 
 const COLUMNS: &str = "id, user_id, product_id, quantity, unit_price, total_amount, status, \
                        rejection_reason, created_at, updated_at";
 
-/// The columns of a new, PENDING order.
+/// The order's lines when it has more than one (ADR 0018), as JSON
+/// `[[product_id, quantity, unit_price], ...]`; NULL for one line, which its
+/// own columns hold. Selected beside [`COLUMNS`] from the order's row
+/// aliased `o`.
+const LINES: &str = "(SELECT json_agg(json_build_array(l.product_id, l.quantity, l.unit_price) \
+                     ORDER BY l.position)::text FROM order_lines l WHERE l.order_id = o.id) AS lines";
+
+/// A new, PENDING order: its lines (at least one) and their total.
 pub struct NewRow {
     pub id: OrderId,
     pub user_id: Uuid,
-    pub product_id: ProductId,
-    pub quantity: i64,
-    pub unit_price: i64,
+    pub lines: Vec<OrderLine>,
     pub total_amount: i64,
 }
 
+/// Writes the order (its first line in its own columns), its lines when it
+/// has several, and its first history entry, in one statement.
 pub async fn insert(conn: &mut PgConnection, row: NewRow) -> Result<Order, sqlx::Error> {
+    let Some(first) = row.lines.first().copied() else {
+        return Err(sqlx::Error::Protocol("an order without lines".into()));
+    };
+    let several = if row.lines.len() > 1 {
+        row.lines.as_slice()
+    } else {
+        &[]
+    };
+    let products: Vec<Uuid> = several.iter().map(|l| l.product_id.as_uuid()).collect();
+    let quantities: Vec<i64> = several.iter().map(|l| l.quantity).collect();
+    let prices: Vec<i64> = several.iter().map(|l| l.unit_price).collect();
     let sql = format!(
         "WITH placed AS (
              INSERT INTO orders (id, user_id, product_id, quantity, unit_price, total_amount, status)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              RETURNING {COLUMNS}
+         ), lined AS (
+             INSERT INTO order_lines (order_id, position, product_id, quantity, unit_price)
+             SELECT $1, n, product_id, quantity, unit_price
+             FROM unnest($8::uuid[], $9::bigint[], $10::bigint[])
+                 WITH ORDINALITY AS l(product_id, quantity, unit_price, n)
          ), noted AS (
              INSERT INTO order_history (order_id, status, reason, at)
              SELECT id, status, 'placed', created_at FROM placed
          )
-         SELECT {COLUMNS} FROM placed"
+         SELECT {COLUMNS}, NULL::text AS lines FROM placed"
     );
-    let row = sqlx::query(&sql)
+    let inserted = sqlx::query(&sql)
         .bind(row.id.as_uuid())
         .bind(row.user_id)
-        .bind(row.product_id.as_uuid())
-        .bind(row.quantity)
-        .bind(row.unit_price)
+        .bind(first.product_id.as_uuid())
+        .bind(first.quantity)
+        .bind(first.unit_price)
         .bind(row.total_amount)
         .bind(OrderStatus::Pending.as_str())
+        .bind(products)
+        .bind(quantities)
+        .bind(prices)
         .fetch_one(conn)
         .await?;
-    order_from(&row)
+    // The lines just written are not visible to this statement's reads.
+    Ok(Order {
+        lines: row.lines,
+        ..order_from(&inserted)?
+    })
 }
 
 /// Serialises the placements of one customer until the transaction ends,
@@ -179,7 +211,7 @@ pub async fn find(
     executor: impl PgExecutor<'_>,
     id: OrderId,
 ) -> Result<Option<Order>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = $1");
+    let sql = format!("SELECT {COLUMNS}, {LINES} FROM orders o WHERE id = $1");
     let row = sqlx::query(&sql)
         .bind(id.as_uuid())
         .fetch_optional(executor)
@@ -189,7 +221,7 @@ pub async fn find(
 
 /// The order with this id, locked until the transaction ends.
 pub async fn lock(conn: &mut PgConnection, id: OrderId) -> Result<Option<Order>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE");
+    let sql = format!("SELECT {COLUMNS}, {LINES} FROM orders o WHERE id = $1 FOR UPDATE");
     let row = sqlx::query(&sql)
         .bind(id.as_uuid())
         .fetch_optional(conn)
@@ -205,8 +237,9 @@ pub async fn find_many(
     owner: Option<Uuid>,
 ) -> Result<Vec<Order>, sqlx::Error> {
     let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-    let mut query =
-        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM orders WHERE id = ANY("));
+    let mut query = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS}, {LINES} FROM orders o WHERE id = ANY("
+    ));
     query.push_bind(ids).push(")");
     if let Some(owner) = owner {
         query.push(" AND user_id = ").push_bind(owner);
@@ -225,8 +258,9 @@ pub async fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<Order>, sqlx::Error> {
-    let mut query =
-        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM orders WHERE TRUE"));
+    let mut query = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS}, {LINES} FROM orders o WHERE TRUE"
+    ));
     if let Some(owner) = owner {
         query.push(" AND user_id = ").push_bind(owner);
     }
@@ -256,7 +290,7 @@ pub async fn lock_stale_pending(
 ) -> Result<Vec<Order>, sqlx::Error> {
     let micros = i64::try_from(older_than.as_micros()).unwrap_or(i64::MAX);
     let sql = format!(
-        "SELECT {COLUMNS} FROM orders
+        "SELECT {COLUMNS}, {LINES} FROM orders o
          WHERE status = $1 AND updated_at < now() - $2 * interval '1 microsecond'
          ORDER BY updated_at
          LIMIT $3
@@ -302,7 +336,7 @@ pub async fn apply(
              INSERT INTO order_history (order_id, status, reason, at)
              SELECT id, status, $5, updated_at FROM moved
          )
-         SELECT {COLUMNS} FROM moved"
+         SELECT {COLUMNS}, {LINES} FROM moved o"
     );
     let row = sqlx::query(&sql)
         .bind(id.as_uuid())
@@ -364,12 +398,33 @@ fn status_from(row: &PgRow) -> Result<OrderStatus, sqlx::Error> {
 }
 
 fn order_from(row: &PgRow) -> Result<Order, sqlx::Error> {
-    Ok(Order {
-        id: OrderId::from(row.try_get::<Uuid, _>("id")?),
-        user_id: row.try_get("user_id")?,
+    let first = OrderLine {
         product_id: ProductId::from(row.try_get::<Uuid, _>("product_id")?),
         quantity: row.try_get("quantity")?,
         unit_price: row.try_get("unit_price")?,
+    };
+    let lines = match row.try_get::<Option<String>, _>("lines")? {
+        None => vec![first],
+        Some(json) => serde_json::from_str::<Vec<(Uuid, i64, i64)>>(&json)
+            .map_err(|e| sqlx::Error::ColumnDecode {
+                index: "lines".into(),
+                source: e.into(),
+            })?
+            .into_iter()
+            .map(|(product_id, quantity, unit_price)| OrderLine {
+                product_id: ProductId::from(product_id),
+                quantity,
+                unit_price,
+            })
+            .collect(),
+    };
+    Ok(Order {
+        id: OrderId::from(row.try_get::<Uuid, _>("id")?),
+        user_id: row.try_get("user_id")?,
+        product_id: first.product_id,
+        quantity: first.quantity,
+        unit_price: first.unit_price,
+        lines,
         total_amount: row.try_get("total_amount")?,
         status: status_from(row)?,
         rejection_reason: row.try_get("rejection_reason")?,

@@ -4,6 +4,8 @@
 //! catalogue's writes share theirs with the outbox, the saga's share the
 //! consumer's with the processed-event record.
 
+use std::collections::HashMap;
+
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
@@ -121,22 +123,93 @@ pub async fn update(conn: &mut PgConnection, product: &Product) -> Result<Produc
     product_from(&row)
 }
 
-/// Takes `quantity` items if that many are there, in one statement, so two
-/// orders can never both take the last item: the stock left, or `None` when
-/// there is no such product or too little stock.
-pub async fn take_stock(
+/// One line of stock wanted for an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    pub product_id: ProductId,
+    pub quantity: i64,
+}
+
+/// Takes `line`'s items if that many are there and records the
+/// reservation, in one statement, so two orders can never both take the
+/// last item: the stock left, or `None` (nothing written) when there is no
+/// such product or too little stock. A second reservation of the product
+/// for the same order fails on the primary key, so a racing duplicate rolls
+/// back.
+pub async fn reserve_one(
     conn: &mut PgConnection,
-    id: ProductId,
-    quantity: i64,
+    order_id: Uuid,
+    line: Line,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE products SET stock = stock - $2, updated_at = now()
-         WHERE id = $1 AND stock >= $2
-         RETURNING stock",
+        "WITH taken AS (
+             UPDATE products SET stock = stock - $3, updated_at = now()
+             WHERE id = $2 AND stock >= $3
+             RETURNING id, stock
+         ), recorded AS (
+             INSERT INTO reservations (order_id, product_id, quantity)
+             SELECT $1, id, $3 FROM taken
+         )
+         SELECT stock FROM taken",
     )
-    .bind(id.as_uuid())
-    .bind(quantity)
+    .bind(order_id)
+    .bind(line.product_id.as_uuid())
+    .bind(line.quantity)
     .fetch_optional(conn)
+    .await
+}
+
+/// Locks the products among `ids` that exist, in id order, and returns
+/// their stock. Every writer of several product rows in one transaction
+/// locks them in this order first, so no two can wait on each other.
+pub async fn lock_stock(
+    conn: &mut PgConnection,
+    ids: &[ProductId],
+) -> Result<HashMap<ProductId, i64>, sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    let rows =
+        sqlx::query("SELECT id, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                ProductId::from(row.try_get::<Uuid, _>("id")?),
+                row.try_get("stock")?,
+            ))
+        })
+        .collect()
+}
+
+/// Takes every line's items from its product, locked and known to hold
+/// enough ([`lock_stock`]), and records the reservations, in one
+/// statement: the stock left of each line's product, in the lines' order.
+pub async fn reserve_lines(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    lines: &[Line],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id.as_uuid()).collect();
+    let quantities: Vec<i64> = lines.iter().map(|l| l.quantity).collect();
+    sqlx::query_scalar(
+        "WITH wanted AS (
+             SELECT * FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS w(product_id, quantity, n)
+         ), taken AS (
+             UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
+             FROM wanted w
+             WHERE p.id = w.product_id
+             RETURNING p.id, p.stock
+         ), recorded AS (
+             INSERT INTO reservations (order_id, product_id, quantity)
+             SELECT $1, product_id, quantity FROM wanted
+         )
+         SELECT t.stock FROM taken t JOIN wanted w ON w.product_id = t.id ORDER BY w.n",
+    )
+    .bind(order_id)
+    .bind(products)
+    .bind(quantities)
+    .fetch_all(conn)
     .await
 }
 
@@ -151,33 +224,42 @@ pub async fn stock_of(
         .await
 }
 
-/// Stock reserved for an order, as recorded.
+/// Stock reserved for one line of an order, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reservation {
     pub product_id: ProductId,
     pub quantity: i64,
     /// Still set aside (RESERVED), not yet given back (RELEASED).
     pub held: bool,
+    /// The product's stock now.
+    pub stock: i64,
 }
 
-/// The stock ever reserved for this order, released or not.
-pub async fn reservation(
+/// The stock ever reserved for this order, released or not, one entry per
+/// line, by product id; empty when none was.
+pub async fn reservations(
     executor: impl PgExecutor<'_>,
     order_id: Uuid,
-) -> Result<Option<Reservation>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT product_id, quantity, status FROM reservations WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(executor)
-            .await?;
-    row.map(|row| {
-        Ok(Reservation {
-            product_id: ProductId::from(row.try_get::<Uuid, _>("product_id")?),
-            quantity: row.try_get("quantity")?,
-            held: row.try_get::<&str, _>("status")? == "RESERVED",
+) -> Result<Vec<Reservation>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT r.product_id, r.quantity, r.status, p.stock
+         FROM reservations r JOIN products p ON p.id = r.product_id
+         WHERE r.order_id = $1
+         ORDER BY r.product_id",
+    )
+    .bind(order_id)
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Reservation {
+                product_id: ProductId::from(row.try_get::<Uuid, _>("product_id")?),
+                quantity: row.try_get("quantity")?,
+                held: row.try_get::<&str, _>("status")? == "RESERVED",
+                stock: row.try_get("stock")?,
+            })
         })
-    })
-    .transpose()
+        .collect()
 }
 
 /// The items of a product still held by RESERVED reservations: stock that
@@ -195,23 +277,6 @@ pub async fn held_for_orders(
     .await
 }
 
-/// Records stock taken for an order. A second reservation for the same
-/// order fails on the primary key, so a racing duplicate rolls back.
-pub async fn insert_reservation(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    product_id: ProductId,
-    quantity: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO reservations (order_id, product_id, quantity) VALUES ($1, $2, $3)")
-        .bind(order_id)
-        .bind(product_id.as_uuid())
-        .bind(quantity)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Stock returned to the shelf by a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Released {
@@ -220,13 +285,28 @@ pub struct Released {
     pub remaining: i64,
 }
 
-/// Marks the order's reservation released and puts its items back, in one
-/// statement; `None` when there is no reservation still held.
+/// Marks every line the order still holds released and puts its items
+/// back: the products first locked in id order ([`lock_stock`]), then one
+/// statement; empty when nothing is held.
 pub async fn release(
     conn: &mut PgConnection,
     order_id: Uuid,
-) -> Result<Option<Released>, sqlx::Error> {
-    let row = sqlx::query(
+) -> Result<Vec<Released>, sqlx::Error> {
+    let held: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT product_id FROM reservations WHERE order_id = $1 AND status = 'RESERVED'",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    match held.len() {
+        0 => return Ok(Vec::new()),
+        1 => {}
+        _ => {
+            let ids: Vec<ProductId> = held.into_iter().map(ProductId::from).collect();
+            lock_stock(&mut *conn, &ids).await?;
+        }
+    }
+    let rows = sqlx::query(
         "WITH released AS (
              UPDATE reservations SET status = 'RELEASED', updated_at = now()
              WHERE order_id = $1 AND status = 'RESERVED'
@@ -238,16 +318,20 @@ pub async fn release(
          RETURNING p.id, r.quantity, p.stock",
     )
     .bind(order_id)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    row.map(|row| {
-        Ok(Released {
-            product_id: ProductId::from(row.try_get::<Uuid, _>("id")?),
-            quantity: row.try_get("quantity")?,
-            remaining: row.try_get("stock")?,
+    let mut released = rows
+        .iter()
+        .map(|row| {
+            Ok(Released {
+                product_id: ProductId::from(row.try_get::<Uuid, _>("id")?),
+                quantity: row.try_get("quantity")?,
+                remaining: row.try_get("stock")?,
+            })
         })
-    })
-    .transpose()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    released.sort_by_key(|r| r.product_id.as_uuid());
+    Ok(released)
 }
 
 fn product_from(row: &PgRow) -> Result<Product, sqlx::Error> {

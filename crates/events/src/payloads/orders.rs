@@ -29,7 +29,10 @@ impl Event for OrderPlacedV1 {
 pub struct OrderCancelledV1 {
     pub order_id: Uuid,
     pub user_id: Uuid,
+    /// The order's first line's product; every line's reservation is
+    /// released, found by the order's id.
     pub product_id: Uuid,
+    /// The order's first line's quantity.
     pub quantity: i64,
 }
 
@@ -43,6 +46,7 @@ impl Event for OrderCancelledV1 {
 pub struct OrderSettledV1 {
     pub order_id: Uuid,
     pub user_id: Uuid,
+    /// The order's first line's product.
     pub product_id: Uuid,
     /// `CONFIRMED` or `REJECTED`.
     pub status: String,
@@ -54,4 +58,35 @@ pub struct OrderSettledV1 {
 impl Event for OrderSettledV1 {
     const TYPE: &'static str = "orders.settled";
     const VERSION: u16 = 1;
+}
+
+/// One line of an order: a product, how many, and at what price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderLineV2 {
+    pub product_id: Uuid,
+    pub quantity: i64,
+    /// Price per item in minor units, taken from products at placement.
+    pub unit_price: i64,
+}
+
+/// An order of one or more lines, each a different product, was accepted
+/// as PENDING and needs stock for every line, all or nothing. An order of
+/// one line is still announced as version 1, which every reader knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderPlacedV2 {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub lines: Vec<OrderLineV2>,
+    /// The sum of the lines' quantity times unit price.
+    pub total_amount: i64,
+}
+
+impl OrderPlacedV2 {
+    /// The most lines an order may have; products refuses (parks) more.
+    pub const MAX_LINES: usize = 100;
+}
+
+impl Event for OrderPlacedV2 {
+    const TYPE: &'static str = "orders.placed";
+    const VERSION: u16 = 2;
 }

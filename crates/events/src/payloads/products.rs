@@ -90,3 +90,63 @@ impl Event for StockReleasedV1 {
     const TYPE: &'static str = "stock.released";
     const VERSION: u16 = 1;
 }
+
+/// One product's stock after a reservation or release of several lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StockLineV2 {
+    pub product_id: Uuid,
+    /// Items reserved or released for the order.
+    pub quantity: i64,
+    /// Stock left after the change.
+    pub remaining: i64,
+}
+
+/// Stock was set aside for every line of an order placed as
+/// `orders.placed` version 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StockReservedV2 {
+    pub order_id: Uuid,
+    pub lines: Vec<StockLineV2>,
+}
+
+impl Event for StockReservedV2 {
+    const TYPE: &'static str = "stock.reserved";
+    const VERSION: u16 = 2;
+}
+
+/// A line that could not be reserved, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RejectedLineV2 {
+    pub product_id: Uuid,
+    pub quantity: i64,
+    pub reason: StockRejection,
+    /// Stock on hand when the request was refused; 0 for an unknown product.
+    pub available: i64,
+}
+
+/// Some line of an order placed as `orders.placed` version 2 could not be
+/// reserved, so none was: nothing changed. `lines` names each line that
+/// could not be reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StockRejectedV2 {
+    pub order_id: Uuid,
+    pub lines: Vec<RejectedLineV2>,
+}
+
+impl Event for StockRejectedV2 {
+    const TYPE: &'static str = "stock.rejected";
+    const VERSION: u16 = 2;
+}
+
+/// Stock set aside for an order of several lines was put back, every line
+/// at once (a reservation of one line is released as version 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StockReleasedV2 {
+    pub order_id: Uuid,
+    pub lines: Vec<StockLineV2>,
+}
+
+impl Event for StockReleasedV2 {
+    const TYPE: &'static str = "stock.released";
+    const VERSION: u16 = 2;
+}

@@ -46,12 +46,17 @@ pub enum OrderStatus {
 pub struct Order {
     pub id: ID,
     pub user_id: ID,
+    /// The first line's product (see `lines` for every line).
     pub product_id: ID,
+    /// The first line's quantity.
     pub quantity: i32,
-    /// Price per item when the order was placed, in minor units.
+    /// The first line's price per item when the order was placed, in minor
+    /// units.
     pub unit_price: i32,
-    /// `unitPrice` x `quantity`, in minor units.
+    /// The sum of every line's `lineTotal`, in minor units.
     pub total_amount: i32,
+    /// Every line, in the order placed; one for an order of one product.
+    pub lines: Vec<OrderLine>,
     pub status: OrderStatus,
     /// Why the order was rejected; null otherwise.
     pub rejection_reason: Option<String>,
@@ -59,9 +64,32 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One product of an order.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct OrderLine {
+    pub product_id: ID,
+    pub quantity: i32,
+    /// Price per item when the order was placed, in minor units.
+    pub unit_price: i32,
+    /// `unitPrice` x `quantity`, in minor units.
+    pub line_total: i32,
+}
+
+#[ComplexObject]
+impl OrderLine {
+    /// The product (null if it no longer exists).
+    async fn product(&self, ctx: &Context<'_>) -> ApiResult<Option<Product>> {
+        loaders(ctx)?
+            .products
+            .load_one(self.product_id.to_string())
+            .await
+    }
+}
+
 #[ComplexObject]
 impl Order {
-    /// The product ordered (null if it no longer exists).
+    /// The first line's product (null if it no longer exists).
     async fn product(&self, ctx: &Context<'_>) -> ApiResult<Option<Product>> {
         loaders(ctx)?
             .products
@@ -88,13 +116,38 @@ impl TryFrom<pb::Order> for Order {
     type Error = ApiError;
     fn try_from(o: pb::Order) -> Result<Self, ApiError> {
         let status = status_from(o.status(), &o.id)?;
+        let mut lines = o
+            .lines
+            .into_iter()
+            .map(|line| {
+                Ok(OrderLine {
+                    product_id: ID(line.product_id),
+                    quantity: convert::int(line.quantity, "order.lines.quantity")?,
+                    unit_price: convert::int(line.unit_price, "order.lines.unit_price")?,
+                    line_total: convert::int(line.line_total, "order.lines.line_total")?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let quantity = convert::int(o.quantity, "order.quantity")?;
+        let unit_price = convert::int(o.unit_price, "order.unit_price")?;
+        let total_amount = convert::int(o.total_amount, "order.total_amount")?;
+        if lines.is_empty() {
+            // An orders instance that predates lines: its order is one line.
+            lines.push(OrderLine {
+                product_id: ID(o.product_id.clone()),
+                quantity,
+                unit_price,
+                line_total: total_amount,
+            });
+        }
         Ok(Self {
             id: ID(o.id),
             user_id: ID(o.user_id),
             product_id: ID(o.product_id),
-            quantity: convert::int(o.quantity, "order.quantity")?,
-            unit_price: convert::int(o.unit_price, "order.unit_price")?,
-            total_amount: convert::int(o.total_amount, "order.total_amount")?,
+            quantity,
+            unit_price,
+            total_amount,
+            lines,
             status,
             rejection_reason: (!o.rejection_reason.is_empty()).then_some(o.rejection_reason),
             created_at: syncchain_platform::grpc::from_timestamp(o.created_at),
@@ -141,11 +194,82 @@ pub fn history_from(history: pb::OrderHistory) -> Result<Vec<OrderHistoryEntry>,
         .collect()
 }
 
+/// One product (`productId` and `quantity`, as before) or several
+/// (`lines`), not both.
 #[derive(InputObject)]
 pub struct OrderInput {
+    pub product_id: Option<ID>,
+    /// How many items, at least 1.
+    pub quantity: Option<i32>,
+    /// Several products, each once, all reserved or none; at most 20
+    /// unless the deployment says otherwise.
+    pub lines: Option<Vec<OrderLineInput>>,
+}
+
+/// One product of a new order.
+#[derive(InputObject)]
+pub struct OrderLineInput {
     pub product_id: ID,
     /// How many items, at least 1.
     pub quantity: i32,
+}
+
+/// More lines than any deployment accepts (orders caps them at its
+/// `SYNCCHAIN_ORDER_MAX_LINES`, at most 100) are refused here, unsent.
+const MAX_LINES: usize = 100;
+
+impl OrderInput {
+    /// The placement request for this input: exactly one of the two forms.
+    fn into_request(self) -> ApiResult<pb::PlaceOrderRequest> {
+        match (self.product_id, self.quantity, self.lines) {
+            (None, None, Some(lines)) => {
+                if lines.is_empty() {
+                    return Err(ApiError::bad_input("lines", "must hold at least one line"));
+                }
+                if lines.len() > MAX_LINES {
+                    return Err(ApiError::bad_input(
+                        "lines",
+                        format!("must hold at most {MAX_LINES} lines"),
+                    ));
+                }
+                let lines = lines
+                    .iter()
+                    .enumerate()
+                    .map(|(index, line)| {
+                        let product_id =
+                            uuid::Uuid::parse_str(line.product_id.as_str()).map_err(|_| {
+                                ApiError::bad_input(
+                                    "lines",
+                                    format!("line {}: productId is not a valid id", index + 1),
+                                )
+                            })?;
+                        Ok(pb::OrderLineInput {
+                            product_id: product_id.to_string(),
+                            quantity: line.quantity.into(),
+                        })
+                    })
+                    .collect::<ApiResult<_>>()?;
+                Ok(pb::PlaceOrderRequest {
+                    lines,
+                    ..Default::default()
+                })
+            }
+            (Some(product_id), Some(quantity), None) => Ok(pb::PlaceOrderRequest {
+                product_id: convert::id(&product_id, "productId")?,
+                quantity: quantity.into(),
+                ..Default::default()
+            }),
+            (_, _, Some(_)) => Err(ApiError::bad_input(
+                "lines",
+                "give either productId and quantity, or lines, not both",
+            )),
+            (None, _, None) => Err(ApiError::bad_input(
+                "productId",
+                "is required (or give lines)",
+            )),
+            (Some(_), None, None) => Err(ApiError::bad_input("quantity", "is required")),
+        }
+    }
 }
 
 #[derive(SimpleObject)]
@@ -240,7 +364,8 @@ pub struct OrdersMutation;
 
 #[Object]
 impl OrdersMutation {
-    /// Orders a product. Waits briefly for the stock to be reserved, so the
+    /// Orders a product, or several at once (`input.lines`: every line is
+    /// reserved or none is). Waits briefly for the stock to be reserved, so the
     /// answer is normally `CONFIRMED` or `REJECTED`; if the outcome takes
     /// longer it is `PENDING`, and `order(id)` or `orderUpdated(id)` tell
     /// the rest.
@@ -260,10 +385,9 @@ impl OrdersMutation {
     ) -> ApiResult<Order> {
         caller(ctx).await?;
         let message = pb::PlaceOrderRequest {
-            product_id: convert::id(&input.product_id, "productId")?,
-            quantity: input.quantity.into(),
             wait_ms: u32::try_from(place_order_wait(ctx)?.as_millis()).unwrap_or(u32::MAX),
             idempotency_key,
+            ..input.into_request()?
         };
         let result = services(ctx)?
             .orders

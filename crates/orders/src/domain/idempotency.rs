@@ -39,7 +39,12 @@ impl NewOrder {
     /// What a placement asked for, as stored beside its key: two requests
     /// with the same form ask for the same order.
     pub fn canonical(&self) -> String {
-        format!("{} x {}", self.product_id, self.quantity.get())
+        // One line keeps the form keys were first stored with.
+        self.lines()
+            .iter()
+            .map(|line| format!("{} x {}", line.product_id, line.quantity.get()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

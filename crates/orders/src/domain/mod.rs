@@ -1,6 +1,6 @@
 //! The orders domain. Wire input is parsed into these types at the gRPC
-//! boundary ("parse, don't validate"): a [`NewOrder`] holds a product id
-//! and a quantity known to be valid, and a [`Money`] total is known to fit
+//! boundary ("parse, don't validate"): a [`NewOrder`] holds lines of a
+//! product id and a quantity known to be valid, each product once, and a [`Money`] total is known to fit
 //! the API's 32-bit `Int`.
 //!
 //! The lifecycle of an order is [`status`]: one table of legal
@@ -20,7 +20,7 @@ pub mod status;
 pub use idempotency::IdempotencyKey;
 pub use ids::{OrderId, ProductId};
 pub use money::{Money, UnitPrice};
-pub use order::{HistoryEntry, NewOrder, Order};
+pub use order::{HistoryEntry, NewLine, NewOrder, Order, OrderLine};
 pub use quantity::Quantity;
 pub use reaction::{Reaction, react};
 pub use status::{OrderStatus, Transition, Trigger};

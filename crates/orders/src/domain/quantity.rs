@@ -1,6 +1,6 @@
 //! How many items an order is for: 1 to 1,000,000. The upper bound keeps a
 //! typo (or an attack) from asking for absurd amounts; the total's own bound
-//! is checked separately, in [`Money::total`](super::Money::total).
+//! is checked separately, in [`Money::sum`](super::Money::sum).
 
 use super::ValidationError;
 

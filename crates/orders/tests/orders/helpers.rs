@@ -128,7 +128,39 @@ impl TestApp {
             quantity,
             wait_ms,
             idempotency_key: key.map(str::to_owned),
+            lines: Vec::new(),
         };
+        self.send(token, request).await
+    }
+
+    /// Places an order of `lines`, `(product id, quantity)` each.
+    pub async fn place_lines(
+        &self,
+        token: &str,
+        lines: &[(&str, i64)],
+        wait_ms: u32,
+        key: Option<&str>,
+    ) -> Result<proto::Order, tonic::Status> {
+        let request = PlaceOrderRequest {
+            wait_ms,
+            idempotency_key: key.map(str::to_owned),
+            lines: lines
+                .iter()
+                .map(|(product_id, quantity)| proto::OrderLineInput {
+                    product_id: (*product_id).to_owned(),
+                    quantity: *quantity,
+                })
+                .collect(),
+            ..PlaceOrderRequest::default()
+        };
+        self.send(token, request).await
+    }
+
+    async fn send(
+        &self,
+        token: &str,
+        request: PlaceOrderRequest,
+    ) -> Result<proto::Order, tonic::Status> {
         self.client()
             .place_order(as_caller(request, token))
             .await

@@ -161,6 +161,7 @@ async fn stopping_releases_waiting_callers_and_watchers_then_closes_the_port() {
                 quantity: 1,
                 wait_ms: 10_000,
                 idempotency_key: None,
+                lines: Vec::new(),
             };
             client.clone().place_order(as_caller(request, &token)).await
         })

@@ -18,6 +18,7 @@ mod history;
 mod idempotency;
 mod lifecycle;
 mod limits;
+mod lines;
 mod placing;
 mod resending;
 mod saga;

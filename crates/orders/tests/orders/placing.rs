@@ -110,6 +110,7 @@ async fn placing_an_order_needs_a_signed_in_caller() {
         quantity: 1,
         wait_ms: 0,
         idempotency_key: None,
+        lines: Vec::new(),
     };
 
     let status = app.client().place_order(request).await.unwrap_err();

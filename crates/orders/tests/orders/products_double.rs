@@ -74,9 +74,25 @@ impl Products for FixedPrices {
 
     async fn get_products(
         &self,
-        _: Request<proto::GetProductsRequest>,
+        request: Request<proto::GetProductsRequest>,
     ) -> Result<Response<proto::GetProductsResponse>, Status> {
-        unimplemented()
+        let prices = self.prices.lock().unwrap();
+        let products = request
+            .into_inner()
+            .ids
+            .into_iter()
+            .filter_map(|id| {
+                let price = *prices.get(&id)?;
+                Some(proto::Product {
+                    id,
+                    name: "Test product".into(),
+                    price,
+                    stock: 1_000_000,
+                    ..proto::Product::default()
+                })
+            })
+            .collect();
+        Ok(Response::new(proto::GetProductsResponse { products }))
     }
 
     async fn list_products(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::join;
 use sqlx::PgPool;
-use syncchain_events::payloads::orders::OrderPlacedV1;
+use syncchain_events::payloads::orders::{OrderPlacedV1, OrderPlacedV2};
 use syncchain_orders::resend::Resender;
 use syncchain_platform::shutdown::Shutdown;
 use syncchain_proto::orders::v1::OrderStatus;
@@ -85,6 +85,48 @@ async fn only_orders_pending_for_longer_than_the_delay_are_announced_again() {
         (placed.quantity, placed.unit_price, placed.total_amount),
         (2, 250, 500)
     );
+}
+
+#[tokio::test]
+async fn an_order_of_several_lines_is_announced_again_with_every_line_as_version_2() {
+    let pool = migrated_database().await;
+    let stale = insert_order(&pool, "PENDING", 3600).await;
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    // Its first line in its columns is 2 x 250; the second line 1 x 700.
+    sqlx::query("UPDATE orders SET product_id = $2, total_amount = 1200 WHERE id = $1;")
+        .bind(stale)
+        .bind(first)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, position, product_id, quantity, unit_price)
+         VALUES ($1, 1, $2, 2, 250), ($1, 2, $3, 1, 700)",
+    )
+    .bind(stale)
+    .bind(first)
+    .bind(second)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let resender = Resender::new(pool.clone(), RESEND_AFTER);
+
+    assert_eq!(resender.sweep(&Shutdown::new()).await.unwrap(), 1);
+
+    let json: String =
+        sqlx::query_scalar("SELECT envelope::text FROM outbox WHERE event_type = 'orders.placed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let envelope = syncchain_events::Envelope::from_json(json.as_bytes()).unwrap();
+    let placed: OrderPlacedV2 = envelope.decode().unwrap();
+    let lines: Vec<(Uuid, i64, i64)> = placed
+        .lines
+        .iter()
+        .map(|l| (l.product_id, l.quantity, l.unit_price))
+        .collect();
+    assert_eq!(lines, vec![(first, 2, 250), (second, 1, 700)]);
+    assert_eq!(placed.total_amount, 1200);
 }
 
 #[tokio::test]

@@ -40,6 +40,7 @@ async fn place_order_waits_for_the_outcome_and_returns_it() {
                 quantity: 1,
                 wait_ms: 10_000,
                 idempotency_key: None,
+                lines: Vec::new(),
             };
             client.clone().place_order(as_caller(request, &token)).await
         })

@@ -261,3 +261,83 @@ async fn an_order_whose_placement_was_lost_is_placed_again_and_confirmed() {
     assert_eq!(order.total_amount, 1000);
     assert_eq!(system.stock(&product).await, 3);
 }
+
+#[tokio::test]
+async fn an_order_of_two_lines_within_the_stock_is_confirmed_and_takes_both() {
+    let system = system().await;
+    let (_, token) = system.orders.customer();
+    let (lamp, shade) = (system.product(5).await, system.product(3).await);
+
+    let order = system
+        .orders
+        .place_lines(&token, &[(&lamp, 2), (&shade, 3)], 10_000, None)
+        .await
+        .unwrap();
+
+    assert_eq!(order.status(), OrderStatus::Confirmed, "{order:?}");
+    assert_eq!(order.total_amount, 2500);
+    assert_eq!(system.stock(&lamp).await, 3);
+    assert_eq!(system.stock(&shade).await, 0);
+}
+
+#[tokio::test]
+async fn an_order_with_a_line_beyond_the_stock_is_rejected_naming_it_and_takes_nothing() {
+    let system = system().await;
+    let (_, token) = system.orders.customer();
+    let (lamp, shade) = (system.product(5).await, system.product(1).await);
+
+    let order = system
+        .orders
+        .place_lines(&token, &[(&lamp, 2), (&shade, 3)], 10_000, None)
+        .await
+        .unwrap();
+
+    assert_eq!(order.status(), OrderStatus::Rejected);
+    assert_eq!(
+        order.rejection_reason,
+        format!("insufficient stock for product {shade}: 3 requested, 1 available")
+    );
+    assert_eq!(system.stock(&lamp).await, 5);
+    assert_eq!(system.stock(&shade).await, 1);
+}
+
+#[tokio::test]
+async fn cancelling_orders_of_several_lines_puts_every_line_back_once() {
+    let system = system().await;
+    let (_, token) = system.orders.customer();
+    let (lamp, shade) = (system.product(12).await, system.product(12).await);
+
+    // Some cancellations overtake their reservations, some follow them.
+    let (lamp, shade, token, orders) = (&lamp, &shade, &token, &system.orders);
+    let cancelled = join_all((0..4).map(|n| async move {
+        let wait = if n % 2 == 0 { 0 } else { 10_000 };
+        let order = orders
+            .place_lines(token, &[(lamp, 3), (shade, 2)], wait, None)
+            .await
+            .unwrap();
+        orders.cancel(token, &order.id).await
+    }))
+    .await;
+
+    for outcome in &cancelled {
+        assert_eq!(
+            outcome.as_ref().ok(),
+            Some(&OrderStatus::Cancelled),
+            "{cancelled:?}"
+        );
+    }
+    assert!(
+        system.stock_becomes(lamp, 12).await,
+        "the lamps did not come back"
+    );
+    assert!(
+        system.stock_becomes(shade, 12).await,
+        "the shades did not come back"
+    );
+    let held: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM reservations WHERE status = 'RESERVED'")
+            .fetch_one(&system.products_service.pool)
+            .await
+            .unwrap();
+    assert_eq!(held, 0);
+}

@@ -15,7 +15,8 @@ use syncchain_events::{
     Envelope, Event, async_trait,
     consumer::{ConsumerConfig, Handler, HandlerError},
     payloads::products::{
-        ProductCreatedV1, ProductUpdatedV1, StockRejectedV1, StockReleasedV1, StockReservedV1,
+        ProductCreatedV1, ProductUpdatedV1, StockLineV2, StockReleasedV1, StockReleasedV2,
+        StockReservedV1, StockReservedV2,
     },
     streams,
 };
@@ -64,33 +65,39 @@ impl Handler for CacheInvalidation {
         _tx: &mut Transaction<'_, Postgres>,
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
-        let Some(id) = changed_product(envelope)? else {
-            return Ok(());
-        };
-        self.cache
-            .invalidate(id)
-            .await
-            .map_err(HandlerError::transient)
+        for id in changed_products(envelope)? {
+            self.cache
+                .invalidate(id)
+                .await
+                .map_err(HandlerError::transient)?;
+        }
+        Ok(())
     }
 }
 
-/// The product whose cached copies an event makes stale, if any.
-fn changed_product(envelope: &Envelope) -> Result<Option<ProductId>, HandlerError> {
-    let id = match envelope.event_type.as_str() {
-        ProductCreatedV1::TYPE => envelope.decode::<ProductCreatedV1>()?.product_id,
-        ProductUpdatedV1::TYPE => envelope.decode::<ProductUpdatedV1>()?.product_id,
-        StockReservedV1::TYPE => envelope.decode::<StockReservedV1>()?.product_id,
-        StockReleasedV1::TYPE => envelope.decode::<StockReleasedV1>()?.product_id,
+/// The products whose cached copies an event makes stale.
+fn changed_products(envelope: &Envelope) -> Result<Vec<ProductId>, HandlerError> {
+    let several = envelope.version == StockReservedV2::VERSION;
+    let ids = match envelope.event_type.as_str() {
+        ProductCreatedV1::TYPE => vec![envelope.decode::<ProductCreatedV1>()?.product_id],
+        ProductUpdatedV1::TYPE => vec![envelope.decode::<ProductUpdatedV1>()?.product_id],
+        StockReservedV1::TYPE if several => lines(envelope.decode::<StockReservedV2>()?.lines),
+        StockReservedV1::TYPE => vec![envelope.decode::<StockReservedV1>()?.product_id],
+        StockReleasedV1::TYPE if several => lines(envelope.decode::<StockReleasedV2>()?.lines),
+        StockReleasedV1::TYPE => vec![envelope.decode::<StockReleasedV1>()?.product_id],
         // A refusal changes nothing.
-        StockRejectedV1::TYPE => return Ok(None),
-        _ => return Ok(None),
+        _ => Vec::new(),
     };
-    Ok(Some(ProductId::from(id)))
+    Ok(ids.into_iter().map(ProductId::from).collect())
+}
+
+fn lines(lines: Vec<StockLineV2>) -> Vec<uuid::Uuid> {
+    lines.into_iter().map(|line| line.product_id).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use syncchain_events::payloads::products::StockRejection;
+    use syncchain_events::payloads::products::{StockRejectedV1, StockRejection};
     use uuid::Uuid;
 
     use super::*;
@@ -115,8 +122,34 @@ mod tests {
         .unwrap();
         for envelope in [reserved, updated] {
             assert_eq!(
-                changed_product(&envelope).unwrap(),
-                Some(ProductId::from(product_id))
+                changed_products(&envelope).unwrap(),
+                vec![ProductId::from(product_id)]
+            );
+        }
+    }
+
+    #[test]
+    fn a_change_of_several_lines_names_each_product() {
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+        let line = |product_id| StockLineV2 {
+            product_id,
+            quantity: 1,
+            remaining: 2,
+        };
+        let reserved = Envelope::new(&StockReservedV2 {
+            order_id: Uuid::now_v7(),
+            lines: vec![line(first), line(second)],
+        })
+        .unwrap();
+        let released = Envelope::new(&StockReleasedV2 {
+            order_id: Uuid::now_v7(),
+            lines: vec![line(first), line(second)],
+        })
+        .unwrap();
+        for envelope in [reserved, released] {
+            assert_eq!(
+                changed_products(&envelope).unwrap(),
+                vec![ProductId::from(first), ProductId::from(second)]
             );
         }
     }
@@ -131,6 +164,6 @@ mod tests {
             available: 1,
         })
         .unwrap();
-        assert_eq!(changed_product(&rejected).unwrap(), None);
+        assert!(changed_products(&rejected).unwrap().is_empty());
     }
 }

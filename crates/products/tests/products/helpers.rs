@@ -5,7 +5,11 @@
 use std::{ops::Deref, time::Duration};
 
 use async_nats::jetstream;
-use syncchain_events::{Envelope, Event, payloads::orders::OrderPlacedV1, streams};
+use syncchain_events::{
+    Envelope, Event,
+    payloads::orders::{OrderLineV2, OrderPlacedV1, OrderPlacedV2},
+    streams,
+};
 use syncchain_platform::{auth::Role, grpc};
 use syncchain_products::config::DATABASE_URL_VAR;
 use syncchain_proto::products::v1::{self as proto, products_client::ProductsClient};
@@ -222,7 +226,7 @@ impl TestApp {
         self.emitted(E::TYPE)
             .await
             .into_iter()
-            .filter(|e| e.payload["order_id"] == order_id.to_string())
+            .filter(|e| e.version == E::VERSION && e.payload["order_id"] == order_id.to_string())
             .map(|e| e.decode::<E>().unwrap())
             .collect()
     }
@@ -238,6 +242,25 @@ pub fn placed(product_id: &str, quantity: i64) -> OrderPlacedV1 {
         quantity,
         unit_price: 100,
         total_amount: 100 * quantity,
+    }
+}
+
+/// A new order of several lines, `(product id, quantity)` each, as the
+/// orders service announces it.
+pub fn placed_lines(lines: &[(&str, i64)]) -> OrderPlacedV2 {
+    let lines: Vec<OrderLineV2> = lines
+        .iter()
+        .map(|(product_id, quantity)| OrderLineV2 {
+            product_id: Uuid::parse_str(product_id).unwrap(),
+            quantity: *quantity,
+            unit_price: 100,
+        })
+        .collect();
+    OrderPlacedV2 {
+        order_id: Uuid::now_v7(),
+        user_id: Uuid::now_v7(),
+        total_amount: lines.iter().map(|l| l.quantity * l.unit_price).sum(),
+        lines,
     }
 }
 

@@ -1,13 +1,16 @@
 use futures::future::join_all;
 use syncchain_events::payloads::{
-    orders::{OrderCancelledV1, OrderPlacedV1},
-    products::{StockRejectedV1, StockRejection, StockReleasedV1, StockReservedV1},
+    orders::{OrderCancelledV1, OrderPlacedV1, OrderPlacedV2},
+    products::{
+        StockRejectedV1, StockRejectedV2, StockRejection, StockReleasedV1, StockReleasedV2,
+        StockReservedV1, StockReservedV2,
+    },
 };
 use syncchain_events::streams;
 use syncchain_testkit::eventually;
 use uuid::Uuid;
 
-use crate::helpers::{DEADLINE, TestApp, placed, spawn_app};
+use crate::helpers::{DEADLINE, TestApp, placed, placed_lines, spawn_app};
 
 fn cancelled(order: &OrderPlacedV1) -> OrderCancelledV1 {
     OrderCancelledV1 {
@@ -18,16 +21,24 @@ fn cancelled(order: &OrderPlacedV1) -> OrderCancelledV1 {
     }
 }
 
-/// Waits until the order has a `stock.reserved` or `stock.rejected`.
+/// The cancellation orders announces for an order of several lines.
+fn cancelled_lines(order: &OrderPlacedV2) -> OrderCancelledV1 {
+    OrderCancelledV1 {
+        order_id: order.order_id,
+        user_id: order.user_id,
+        product_id: order.lines[0].product_id,
+        quantity: order.lines[0].quantity,
+    }
+}
+
+/// Waits until the order has a `stock.reserved` or `stock.rejected`, of
+/// either version.
 async fn settled(app: &TestApp, order_id: Uuid) -> bool {
     eventually(DEADLINE, || async {
-        !app.emitted_for::<StockReservedV1>(order_id)
-            .await
-            .is_empty()
-            || !app
-                .emitted_for::<StockRejectedV1>(order_id)
-                .await
-                .is_empty()
+        let answered =
+            |e: &syncchain_events::Envelope| e.payload["order_id"] == order_id.to_string();
+        app.emitted("stock.reserved").await.iter().any(answered)
+            || app.emitted("stock.rejected").await.iter().any(answered)
     })
     .await
 }
@@ -267,4 +278,191 @@ async fn a_restock_leaves_room_for_stock_reserved_for_orders_to_come_back() {
     );
     assert_eq!(filled.stock, MAX - 60);
     assert_eq!(app.stock_in_db(&product.id).await, MAX);
+}
+
+#[tokio::test]
+async fn an_order_of_several_lines_within_the_stock_reserves_every_line() {
+    let app = spawn_app().await;
+    let kettle = app.create("Kettle", 100, 5).await;
+    let toaster = app.create("Toaster", 300, 2).await;
+    let order = placed_lines(&[(&kettle.id, 3), (&toaster.id, 2)]);
+
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    drain(&app).await;
+
+    let reserved = app.emitted_for::<StockReservedV2>(order.order_id).await;
+    assert_eq!(reserved.len(), 1, "{reserved:?}");
+    let lines: Vec<(String, i64, i64)> = reserved[0]
+        .lines
+        .iter()
+        .map(|l| (l.product_id.to_string(), l.quantity, l.remaining))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![(kettle.id.clone(), 3, 2), (toaster.id.clone(), 2, 0)]
+    );
+    assert_eq!(app.stock_in_db(&kettle.id).await, 2);
+    assert_eq!(app.stock_in_db(&toaster.id).await, 0);
+    assert_eq!(app.reservations_of(order.order_id).await, 2);
+}
+
+#[tokio::test]
+async fn an_order_with_a_line_beyond_the_stock_reserves_nothing_and_names_the_line() {
+    let app = spawn_app().await;
+    let kettle = app.create("Kettle", 100, 5).await;
+    let toaster = app.create("Toaster", 300, 1).await;
+    let unknown = Uuid::now_v7().to_string();
+    let order = placed_lines(&[(&kettle.id, 3), (&toaster.id, 2), (&unknown, 1)]);
+
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+    drain(&app).await;
+
+    let rejected = app.emitted_for::<StockRejectedV2>(order.order_id).await;
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    let lines: Vec<(String, i64, StockRejection, i64)> = rejected[0]
+        .lines
+        .iter()
+        .map(|l| (l.product_id.to_string(), l.quantity, l.reason, l.available))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (toaster.id.clone(), 2, StockRejection::InsufficientStock, 1),
+            (unknown, 1, StockRejection::UnknownProduct, 0),
+        ]
+    );
+    assert!(app.emitted("stock.reserved").await.is_empty());
+    assert_eq!(app.stock_in_db(&kettle.id).await, 5);
+    assert_eq!(app.stock_in_db(&toaster.id).await, 1);
+    assert_eq!(app.reservations_of(order.order_id).await, 0);
+}
+
+#[tokio::test]
+async fn an_order_of_several_lines_placed_again_reserves_once_and_is_answered_again() {
+    let app = spawn_app().await;
+    let kettle = app.create("Kettle", 100, 5).await;
+    let toaster = app.create("Toaster", 300, 5).await;
+    let order = placed_lines(&[(&kettle.id, 1), (&toaster.id, 4)]);
+
+    let envelope = app.publish(&order).await;
+    app.publish_envelope(&envelope).await;
+    app.publish(&order).await;
+    drain(&app).await;
+
+    let reserved = app.emitted_for::<StockReservedV2>(order.order_id).await;
+    assert_eq!(reserved.len(), 2, "{reserved:?}");
+    assert_eq!(reserved[0].lines, reserved[1].lines);
+    assert_eq!(app.stock_in_db(&kettle.id).await, 4);
+    assert_eq!(app.stock_in_db(&toaster.id).await, 1);
+    assert_eq!(app.reservations_of(order.order_id).await, 2);
+}
+
+#[tokio::test]
+async fn cancelling_an_order_of_several_lines_releases_every_line_once() {
+    let app = spawn_app().await;
+    let kettle = app.create("Kettle", 100, 5).await;
+    let toaster = app.create("Toaster", 300, 5).await;
+    let order = placed_lines(&[(&kettle.id, 2), (&toaster.id, 3)]);
+    app.publish(&order).await;
+    assert!(settled(&app, order.order_id).await, "no outcome in time");
+
+    let cancellation = app.publish(&cancelled_lines(&order)).await;
+    app.publish_envelope(&cancellation).await;
+    app.publish(&cancelled_lines(&order)).await;
+    drain(&app).await;
+
+    let released = app.emitted_for::<StockReleasedV2>(order.order_id).await;
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(released[0].lines.len(), 2);
+    assert!(released[0].lines.iter().all(|l| l.remaining == 5));
+    assert_eq!(app.stock_in_db(&kettle.id).await, 5);
+    assert_eq!(app.stock_in_db(&toaster.id).await, 5);
+}
+
+#[tokio::test]
+async fn placements_no_orders_service_sends_are_parked_and_reserve_nothing() {
+    let app = spawn_app().await;
+    let kettle = app.create("Kettle", 100, 5).await;
+    let mut empty = placed_lines(&[]);
+    empty.total_amount = 0;
+    let twice = placed_lines(&[(&kettle.id, 1), (&kettle.id, 1)]);
+    let none = placed_lines(&[(&kettle.id, 0)]);
+    let too_many_ids: Vec<String> = (0..=OrderPlacedV2::MAX_LINES)
+        .map(|_| Uuid::now_v7().to_string())
+        .collect();
+    let too_many_lines: Vec<(&str, i64)> = too_many_ids.iter().map(|id| (id.as_str(), 1)).collect();
+    let too_many = placed_lines(&too_many_lines);
+    let bad = [&empty, &twice, &none, &too_many];
+
+    for order in bad {
+        app.publish(order).await;
+    }
+    drain(&app).await;
+
+    let parked: Vec<String> = sqlx::query_scalar("SELECT reason FROM dead_letters ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), bad.len(), "{parked:?}");
+    assert!(parked[0].contains("has 0 lines"), "{parked:?}");
+    assert!(parked[1].contains("more than one line"), "{parked:?}");
+    assert!(parked[2].contains("at least 1"), "{parked:?}");
+    assert!(parked[3].contains("has 101 lines"), "{parked:?}");
+    assert!(app.emitted("stock.reserved").await.is_empty());
+    assert!(app.emitted("stock.rejected").await.is_empty());
+    assert_eq!(app.stock_in_db(&kettle.id).await, 5);
+}
+
+/// Orders of two lines naming the same two products in either order,
+/// racing on two instances: the products are locked in id order whatever
+/// the lines' order, so none waits on another, and none is oversold.
+#[tokio::test]
+async fn orders_of_several_lines_racing_on_two_instances_never_oversell_or_deadlock() {
+    let app = spawn_app().await;
+    let other = app.another_instance().await;
+    let kettle = app.create("Kettle", 100, 10).await;
+    let toaster = app.create("Toaster", 300, 10).await;
+    let orders: Vec<OrderPlacedV2> = (0..40)
+        .map(|n| {
+            if n % 2 == 0 {
+                placed_lines(&[(&kettle.id, 1), (&toaster.id, 1)])
+            } else {
+                placed_lines(&[(&toaster.id, 1), (&kettle.id, 1)])
+            }
+        })
+        .collect();
+
+    join_all(orders.iter().map(|order| app.publish(order))).await;
+
+    let all_settled = eventually(DEADLINE * 2, || async {
+        app.emitted("stock.reserved").await.len() + app.emitted("stock.rejected").await.len() == 40
+    })
+    .await;
+    assert!(all_settled, "not every order was settled in time");
+    assert_eq!(app.emitted("stock.reserved").await.len(), 10);
+    assert_eq!(app.stock_in_db(&kettle.id).await, 0);
+    assert_eq!(app.stock_in_db(&toaster.id).await, 0);
+    let reservations: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(reservations, 20);
+    let parked: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(parked, 0);
+    // A deadlock would only show as a retry; Postgres counts it (its
+    // statistics may lag a second behind, so this may miss one, never
+    // invent one).
+    let deadlocks: i64 = sqlx::query_scalar(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(deadlocks, 0);
+    other.stop().await.unwrap();
 }

@@ -349,3 +349,109 @@ async fn an_oversized_or_malformed_idempotency_key_is_bad_input_and_buys_nothing
     }
     assert_eq!(app.stock(&product).await, 5);
 }
+
+const PLACE_LINES: &str = "mutation($input: OrderInput!) { placeOrder(input: $input) {
+    id status productId quantity unitPrice totalAmount rejectionReason
+    product { name }
+    lines { productId quantity unitPrice lineTotal product { name } }
+} }";
+
+#[tokio::test]
+async fn an_order_of_two_lines_is_confirmed_with_every_line_and_takes_both() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let teapot = app.product(&admin, "Teapot", 1250, 5).await;
+    let cups = app.product(&admin, "Cup", 300, 8).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let input = json!({ "lines": [
+        { "productId": teapot, "quantity": 1 },
+        { "productId": cups, "quantity": 4 },
+    ] });
+
+    let body = app
+        .gql(PLACE_LINES, json!({ "input": input }), Some(&token))
+        .await;
+
+    let order = &body["data"]["placeOrder"];
+    assert_eq!(order["status"], json!("CONFIRMED"), "{body}");
+    assert_eq!(order["totalAmount"], json!(2450));
+    assert_eq!(
+        order["lines"],
+        json!([
+            { "productId": teapot, "quantity": 1, "unitPrice": 1250, "lineTotal": 1250, "product": { "name": "Teapot" } },
+            { "productId": cups, "quantity": 4, "unitPrice": 300, "lineTotal": 1200, "product": { "name": "Cup" } },
+        ])
+    );
+    // The single-product fields describe the first line (ADR 0018).
+    assert_eq!(
+        (
+            &order["productId"],
+            &order["quantity"],
+            &order["product"]["name"]
+        ),
+        (&json!(teapot), &json!(1), &json!("Teapot"))
+    );
+    assert_eq!(app.stock(&teapot).await, 4);
+    assert_eq!(app.stock(&cups).await, 4);
+}
+
+#[tokio::test]
+async fn an_order_of_one_product_lists_it_as_its_one_line() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Teapot", 1250, 5).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let input = json!({ "productId": product, "quantity": 2 });
+
+    let body = app
+        .gql(PLACE_LINES, json!({ "input": input }), Some(&token))
+        .await;
+
+    assert_eq!(
+        body["data"]["placeOrder"]["lines"],
+        json!([{ "productId": product, "quantity": 2, "unitPrice": 1250, "lineTotal": 2500, "product": { "name": "Teapot" } }]),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_order_input_of_both_forms_or_neither_is_refused_and_places_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let product = app.product(&admin, "Teapot", 1250, 5).await;
+    let (_, token) = app.customer(&unique_email("ada")).await;
+    let line = json!({ "productId": product, "quantity": 1 });
+    let too_many: Vec<_> = (0..101)
+        .map(|_| json!({ "productId": uuid::Uuid::now_v7(), "quantity": 1 }))
+        .collect();
+    let cases = [
+        (
+            json!({ "productId": product, "quantity": 1, "lines": [line] }),
+            "lines",
+        ),
+        (json!({}), "productId"),
+        (json!({ "productId": product }), "quantity"),
+        (json!({ "lines": [] }), "lines"),
+        (json!({ "lines": [line, line] }), "lines"),
+        (
+            json!({ "lines": [line, { "productId": "nope", "quantity": 1 }] }),
+            "lines",
+        ),
+        (json!({ "lines": too_many }), "lines"),
+    ];
+
+    for (input, field) in cases {
+        let body = app
+            .gql(PLACE_LINES, json!({ "input": input }), Some(&token))
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{input}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            json!(field),
+            "{input}: {body}"
+        );
+    }
+    let orders = app.gql("{ orders { id } }", json!({}), Some(&token)).await;
+    assert_eq!(orders["data"]["orders"], json!([]), "{orders}");
+    assert_eq!(app.stock(&product).await, 5);
+}

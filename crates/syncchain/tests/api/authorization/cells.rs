@@ -195,6 +195,7 @@ async fn order_field(w: &World, a: Actor, field: &str) -> String {
     let selection = match field {
         "product" | "user" => format!("{field} {{ id }}"),
         "history" => "history { status }".to_owned(),
+        "lines" => "lines { quantity product { id } }".to_owned(),
         _ => field.to_owned(),
     };
     let query = format!("query($id: ID!) {{ order(id: $id) {{ {selection} }} }}");
