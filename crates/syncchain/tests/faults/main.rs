@@ -10,6 +10,7 @@ mod ws;
 
 mod broker;
 mod database;
+mod instances;
 mod poison;
 mod services;
 mod streams;

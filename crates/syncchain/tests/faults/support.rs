@@ -41,6 +41,19 @@ pub struct Options {
     pub private_nats: bool,
     /// Put a cuttable proxy between the orders service and its Postgres.
     pub proxy_orders_database: bool,
+    /// Run a second products and a second orders process on the same
+    /// databases and NATS, and a second gateway in front of them.
+    pub second_instances: bool,
+    /// Variables set for every service on top of the test defaults.
+    pub settings: &'static [(&'static str, &'static str)],
+}
+
+/// The second instance of each service, when asked for.
+pub struct Second {
+    /// Through the second gateway, which asks the second instances.
+    pub client: Client,
+    pub products: ServiceProcess,
+    pub orders: ServiceProcess,
 }
 
 /// A `syncchain serve <role>` child process on a fixed port.
@@ -102,6 +115,7 @@ pub struct System {
     client: Client,
     pub products: ServiceProcess,
     pub orders: ServiceProcess,
+    pub second: Option<Second>,
     pub nats: Option<NatsServer>,
     pub orders_database: Option<TcpProxy>,
     pub namespace: String,
@@ -149,31 +163,40 @@ impl System {
         };
         settings.set("SYNCCHAIN_LOG", "warn");
         settings.set("SYNCCHAIN_PLACE_ORDER_WAIT", "0");
+        for (name, value) in options.settings {
+            settings.set(name, value);
+        }
         let users_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let users_url = format!("http://{}", users_listener.local_addr().expect("bound"));
         settings.set("SYNCCHAIN_USERS_URL", &users_url);
-        let products = ServiceProcess::new(&roles::PRODUCTS, settings.vars());
-        settings.set("SYNCCHAIN_PRODUCTS_URL", &products.url());
-        let orders = ServiceProcess::new(&roles::ORDERS, settings.vars());
-        settings.set("SYNCCHAIN_ORDERS_URL", &orders.url());
-        products.start().await;
-        orders.start().await;
-
-        let env = settings.env();
         let shutdown = Shutdown::new();
         let metrics = Metrics::new();
+        let second = if options.second_instances {
+            let (products, orders) = Self::start_pair(&mut settings).await;
+            // Its own registry: one per gateway, as in separate processes.
+            let client = Self::gateway(&settings, &shutdown, &Metrics::new()).await;
+            Some(Second {
+                client,
+                products,
+                orders,
+            })
+        } else {
+            None
+        };
+        let (products, orders) = Self::start_pair(&mut settings).await;
+
+        let env = settings.env();
         start_service(Role::Users, &env, users_listener, &shutdown, &metrics).await;
-        let gateway = start_gateway(&env, &shutdown, &metrics).await;
-        let client = Client::new(
-            format!("http://{}", gateway.public),
-            format!("http://{}", gateway.admin),
-            settings.admin_email.clone(),
-        );
+        let client = Self::gateway(&settings, &shutdown, &metrics).await;
         client.wait_until_ready().await;
+        if let Some(second) = &second {
+            second.client.wait_until_ready().await;
+        }
         Self {
             client,
             products,
             orders,
+            second,
             nats,
             orders_database,
             namespace: settings.namespace.clone(),
@@ -181,6 +204,29 @@ impl System {
             orders_database_url: settings.get("SYNCCHAIN_ORDERS_DATABASE_URL").to_owned(),
             shutdown,
         }
+    }
+
+    /// A products and an orders process (orders asking that products),
+    /// started; `settings` then name them for the gateway.
+    async fn start_pair(settings: &mut Settings) -> (ServiceProcess, ServiceProcess) {
+        let products = ServiceProcess::new(&roles::PRODUCTS, settings.vars());
+        settings.set("SYNCCHAIN_PRODUCTS_URL", &products.url());
+        let orders = ServiceProcess::new(&roles::ORDERS, settings.vars());
+        settings.set("SYNCCHAIN_ORDERS_URL", &orders.url());
+        products.start().await;
+        orders.start().await;
+        (products, orders)
+    }
+
+    /// A gateway in this process in front of the services `settings` name
+    /// (ready once the users service is).
+    async fn gateway(settings: &Settings, shutdown: &Shutdown, metrics: &Metrics) -> Client {
+        let gateway = start_gateway(&settings.env(), shutdown, metrics).await;
+        Client::new(
+            format!("http://{}", gateway.public),
+            format!("http://{}", gateway.admin),
+            settings.admin_email.clone(),
+        )
     }
 
     /// Orders of one item each, one stream per token, while `fault` runs:
