@@ -41,25 +41,47 @@ pub struct Options {
     pub private_nats: bool,
     /// Put a cuttable proxy between the orders service and its Postgres.
     pub proxy_orders_database: bool,
-    /// Run a second products and a second orders process on the same
-    /// databases and NATS, and a second gateway in front of them.
+    /// Run every service (users, products, orders, gateway) as its own
+    /// process, twice, on the same databases and NATS: each gateway asks
+    /// the users, products and orders processes of its own pair.
     pub second_instances: bool,
     /// Variables set for every service on top of the test defaults.
     pub settings: &'static [(&'static str, &'static str)],
 }
 
-/// The second instance of each service, when asked for.
-pub struct Second {
+/// Every service as processes, when asked for: the first pair's products
+/// and orders are [`System::products`] and [`System::orders`].
+pub struct Pairs {
     /// Through the second gateway, which asks the second instances.
     pub client: Client,
+    pub users: [ServiceProcess; 2],
+    pub gateways: [ServiceProcess; 2],
     pub products: ServiceProcess,
     pub orders: ServiceProcess,
+}
+
+impl Pairs {
+    /// Every process of both pairs.
+    pub fn all<'a>(&'a self, system: &'a System) -> [&'a ServiceProcess; 8] {
+        [
+            &self.users[0],
+            &system.products,
+            &system.orders,
+            &self.gateways[0],
+            &self.users[1],
+            &self.products,
+            &self.orders,
+            &self.gateways[1],
+        ]
+    }
 }
 
 /// A `syncchain serve <role>` child process on a fixed port.
 pub struct ServiceProcess {
     role: &'static str,
     port: u16,
+    /// Where `/readyz` is: the service's own port, or a gateway's admin port.
+    ready_port: u16,
     env: Vec<(String, String)>,
     child: tokio::sync::Mutex<Option<Child>>,
 }
@@ -72,13 +94,34 @@ impl ServiceProcess {
         Self {
             role: role.name,
             port,
+            ready_port: port,
             env,
             child: tokio::sync::Mutex::new(None),
         }
     }
 
+    /// A gateway process: GraphQL on its port, readiness on an admin port.
+    fn gateway(env: &[(String, String)]) -> Self {
+        let mut gateway = Self::new(&roles::GATEWAY, env);
+        gateway.ready_port = syncchain_testkit::process::spare_port();
+        gateway.env.push((
+            roles::GATEWAY_ADMIN.addr_var.to_owned(),
+            format!("127.0.0.1:{}", gateway.ready_port),
+        ));
+        gateway
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client of this gateway process.
+    fn client(&self, admin_email: &str) -> Client {
+        Client::new(
+            self.url(),
+            format!("http://127.0.0.1:{}", self.ready_port),
+            admin_email.to_owned(),
+        )
     }
 
     /// Starts the process and waits until it reports ready.
@@ -94,7 +137,7 @@ impl ServiceProcess {
             .spawn()
             .expect("syncchain starts");
         *self.child.lock().await = Some(child);
-        let url = format!("{}/readyz", self.url());
+        let url = format!("http://127.0.0.1:{}/readyz", self.ready_port);
         let http = reqwest::Client::new();
         let ready = syncchain_testkit::eventually(Duration::from_secs(30), || async {
             matches!(http.get(&url).send().await, Ok(r) if r.status().is_success())
@@ -115,7 +158,8 @@ pub struct System {
     client: Client,
     pub products: ServiceProcess,
     pub orders: ServiceProcess,
-    pub second: Option<Second>,
+    /// Every service twice, as processes, when asked for.
+    pub pairs: Option<Pairs>,
     pub nats: Option<NatsServer>,
     pub orders_database: Option<TcpProxy>,
     pub namespace: String,
@@ -171,32 +215,26 @@ impl System {
         settings.set("SYNCCHAIN_USERS_URL", &users_url);
         let shutdown = Shutdown::new();
         let metrics = Metrics::new();
-        let second = if options.second_instances {
-            let (products, orders) = Self::start_pair(&mut settings).await;
-            // Its own registry: one per gateway, as in separate processes.
-            let client = Self::gateway(&settings, &shutdown, &Metrics::new()).await;
-            Some(Second {
-                client,
-                products,
-                orders,
-            })
-        } else {
-            None
-        };
+        if options.second_instances {
+            drop(users_listener);
+            return Self::start_pairs(settings, nats, orders_database, shutdown).await;
+        }
         let (products, orders) = Self::start_pair(&mut settings).await;
 
         let env = settings.env();
         start_service(Role::Users, &env, users_listener, &shutdown, &metrics).await;
-        let client = Self::gateway(&settings, &shutdown, &metrics).await;
+        let gateway = start_gateway(&env, &shutdown, &metrics).await;
+        let client = Client::new(
+            format!("http://{}", gateway.public),
+            format!("http://{}", gateway.admin),
+            settings.admin_email.clone(),
+        );
         client.wait_until_ready().await;
-        if let Some(second) = &second {
-            second.client.wait_until_ready().await;
-        }
         Self {
             client,
             products,
             orders,
-            second,
+            pairs: None,
             nats,
             orders_database,
             namespace: settings.namespace.clone(),
@@ -218,15 +256,46 @@ impl System {
         (products, orders)
     }
 
-    /// A gateway in this process in front of the services `settings` name
-    /// (ready once the users service is).
-    async fn gateway(settings: &Settings, shutdown: &Shutdown, metrics: &Metrics) -> Client {
-        let gateway = start_gateway(&settings.env(), shutdown, metrics).await;
-        Client::new(
-            format!("http://{}", gateway.public),
-            format!("http://{}", gateway.admin),
-            settings.admin_email.clone(),
-        )
+    /// Every service as its own process, twice: two pairs of users,
+    /// products, orders and a gateway in front of them.
+    async fn start_pairs(
+        mut settings: Settings,
+        nats: Option<NatsServer>,
+        orders_database: Option<TcpProxy>,
+        shutdown: Shutdown,
+    ) -> Self {
+        let mut pair = async || {
+            let users = ServiceProcess::new(&roles::USERS, settings.vars());
+            settings.set("SYNCCHAIN_USERS_URL", &users.url());
+            // One after the other: each makes sure the admin exists.
+            users.start().await;
+            let (products, orders) = Self::start_pair(&mut settings).await;
+            let gateway = ServiceProcess::gateway(settings.vars());
+            gateway.start().await;
+            (users, products, orders, gateway)
+        };
+        let (users_a, products_a, orders_a, gateway_a) = pair().await;
+        let (users_b, products_b, orders_b, gateway_b) = pair().await;
+        let client = gateway_a.client(&settings.admin_email);
+        let pairs = Pairs {
+            client: gateway_b.client(&settings.admin_email),
+            users: [users_a, users_b],
+            gateways: [gateway_a, gateway_b],
+            products: products_b,
+            orders: orders_b,
+        };
+        Self {
+            client,
+            products: products_a,
+            orders: orders_a,
+            pairs: Some(pairs),
+            nats,
+            orders_database,
+            namespace: settings.namespace.clone(),
+            products_database_url: settings.get("SYNCCHAIN_PRODUCTS_DATABASE_URL").to_owned(),
+            orders_database_url: settings.get("SYNCCHAIN_ORDERS_DATABASE_URL").to_owned(),
+            shutdown,
+        }
     }
 
     /// Orders of one item each, one stream per token, while `fault` runs:
