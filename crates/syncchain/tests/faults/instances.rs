@@ -5,8 +5,9 @@
 //! cancelled, runs through both gateways while instances are killed with
 //! `kill -9` and started again, at points the burst's progress picks (a
 //! seeded random choice of instance, printed). A placement that fails is
-//! retried with its key through the other gateway, as a client would. At
-//! rest, for every product: initial stock = current + confirmed quantities,
+//! retried with its key through the other gateway, as a client would; an
+//! admin restocks both products mid-way. At rest, for every product: initial
+//! stock + restocks = current + confirmed quantities,
 //! products' held reservations are exactly the confirmed lines, every order
 //! is final, and every key made one order.
 //!
@@ -189,6 +190,13 @@ async fn run(shape: Shape) {
             )
             .await;
             instances[victim].start().await;
+            if round == kills / 2 {
+                // Mid-way, an admin restocks both products (through either
+                // gateway, whichever answers).
+                for product in [&kettle, &toaster] {
+                    restock(gateways, &admin, product).await;
+                }
+            }
         }
         killed
     };
@@ -240,13 +248,13 @@ async fn run(shape: Shape) {
             .sum();
         let balanced =
             syncchain_testkit::eventually(std::time::Duration::from_secs(30), || async {
-                system.stock(product).await + confirmed == stock
+                system.stock(product).await + confirmed == stock + RESTOCK
             })
             .await;
         let now = system.stock(product).await;
         assert!(
             balanced,
-            "{product}: stock {now} + confirmed {confirmed} != {stock}"
+            "{product}: stock {now} + confirmed {confirmed} != {stock} + restocked {RESTOCK}"
         );
         assert!(now >= 0);
         let held: i64 = sqlx::query_scalar(
@@ -259,6 +267,28 @@ async fn run(shape: Shape) {
         .expect("reservations");
         assert_eq!(held, confirmed, "{product}: held reservations");
     }
+}
+
+/// Items each product is restocked with mid-way.
+const RESTOCK: i64 = 10;
+
+/// Restocks `product` by [`RESTOCK`], once, through the first gateway that
+/// answers.
+async fn restock(gateways: [&Client; 2], admin: &str, product: &str) {
+    for attempt in 0..200 {
+        let body = gateways[attempt % 2]
+            .try_gql(
+                "mutation($id: ID!, $quantity: Int!) { restockProduct(id: $id, quantity: $quantity) { id } }",
+                json!({ "id": product, "quantity": RESTOCK }),
+                admin,
+            )
+            .await;
+        if body.is_some_and(|b| b["data"]["restockProduct"]["id"].is_string()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{product} was never restocked");
 }
 
 /// Waits until `answered` reaches `target`.
