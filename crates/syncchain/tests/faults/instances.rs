@@ -129,21 +129,31 @@ async fn run(shape: Shape) {
                     { "productId": toaster, "quantity": 1 },
                 ] });
                 let variables = json!({ "input": input, "key": key });
-                let mut attempt = 0;
-                let id = loop {
-                    let gateway = gateways[(c + n + attempt) % 2];
-                    let body = gateway
-                        .try_gql(PLACE, variables.clone(), token)
-                        .await
-                        .unwrap_or(Value::Null);
-                    if let Some(id) = body["data"]["placeOrder"]["id"].as_str() {
-                        break id.to_owned();
-                    }
-                    attempt += 1;
-                    seen.retries += 1;
-                    assert!(attempt < 200, "{key} never answered: {body}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                };
+                // Tried again (through the gateway not tried last) until
+                // answered: a killed process is back within seconds.
+                let tries = std::cell::Cell::new(0);
+                let body = syncchain_testkit::poll(
+                    ANSWERED_WITHIN,
+                    || {
+                        let gateway = gateways[(c + n + tries.get()) % 2];
+                        tries.set(tries.get() + 1);
+                        let variables = variables.clone();
+                        async move {
+                            gateway
+                                .try_gql(PLACE, variables, token)
+                                .await
+                                .unwrap_or(Value::Null)
+                        }
+                    },
+                    |body| body["data"]["placeOrder"]["id"].is_string(),
+                )
+                .await;
+                let id = body["data"]["placeOrder"]["id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{key} never answered: {body}"))
+                    .to_owned();
+                let attempt = tries.get() - 1;
+                seen.retries += attempt;
                 seen.keys.entry(key.clone()).or_default().insert(id.clone());
                 // The same key again, through the other gateway: the same order.
                 let again = gateways[(c + n + attempt + 1) % 2]
@@ -269,26 +279,32 @@ async fn run(shape: Shape) {
     }
 }
 
+/// How long a placement or restock is tried again before the test fails.
+const ANSWERED_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Items each product is restocked with mid-way.
 const RESTOCK: i64 = 10;
 
 /// Restocks `product` by [`RESTOCK`], once, through the first gateway that
 /// answers.
 async fn restock(gateways: [&Client; 2], admin: &str, product: &str) {
-    for attempt in 0..200 {
-        let body = gateways[attempt % 2]
-            .try_gql(
-                "mutation($id: ID!, $quantity: Int!) { restockProduct(id: $id, quantity: $quantity) { id } }",
-                json!({ "id": product, "quantity": RESTOCK }),
-                admin,
-            )
-            .await;
-        if body.is_some_and(|b| b["data"]["restockProduct"]["id"].is_string()) {
-            return;
+    let tries = std::cell::Cell::new(0);
+    let restocked = syncchain_testkit::eventually(ANSWERED_WITHIN, || {
+        let gateway = gateways[tries.get() % 2];
+        tries.set(tries.get() + 1);
+        async move {
+            gateway
+                .try_gql(
+                    "mutation($id: ID!, $quantity: Int!) { restockProduct(id: $id, quantity: $quantity) { id } }",
+                    json!({ "id": product, "quantity": RESTOCK }),
+                    admin,
+                )
+                .await
+                .is_some_and(|b| b["data"]["restockProduct"]["id"].is_string())
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{product} was never restocked");
+    })
+    .await;
+    assert!(restocked, "{product} was never restocked");
 }
 
 /// Waits until `answered` reaches `target`.
