@@ -26,6 +26,7 @@ pub mod config;
 pub mod consumer;
 pub mod dead_letter;
 pub mod envelope;
+pub mod feed;
 mod handler;
 pub mod health;
 pub mod outbox;

@@ -7,15 +7,11 @@
 //! every token of the user issued before the cut-off stops counting) must
 //! reach every instance of every service that reads them. The users service
 //! publishes both through its outbox on the USERS stream; [`SessionFeed`]
-//! follows that stream with an ephemeral ordered consumer of its own (every
-//! instance needs every event, so this is not the shared durable
-//! [`Consumer`](crate::consumer::Consumer)), replaying it from the start
-//! (the stream keeps a week, longer than any token lives) and then
-//! following it, and resubscribing from where it stopped after a failure.
-//! A stream created again (a wiped NATS store) numbers its messages from 1
-//! again: the feed notices by the stream's creation time, checked every
-//! [`STREAM_CHECK_EVERY`], and replays the new stream from its start, so a
-//! revocation published on it is not skipped as already seen.
+//! follows that stream in every instance (a [`Feed`]), replaying it from
+//! the start (the stream keeps a week, longer than any token lives) and
+//! then following it, resubscribing from where it stopped after a failure
+//! and replaying a stream created again from its start, so a revocation
+//! published on it is not skipped as already seen.
 //!
 //! Until the replay has reached the end of the stream as it was at start,
 //! the replica does not know every revocation: the service is not ready
@@ -33,12 +29,8 @@ use std::{
     time::Duration,
 };
 
-use async_nats::jetstream::{
-    self,
-    consumer::{DeliverPolicy, pull::OrderedConfig},
-};
+use async_nats::jetstream;
 use chrono::{DateTime, SubsecRound, Utc};
-use futures::StreamExt;
 use syncchain_platform::{
     auth::{Caller, TokenKeys},
     failure::chain,
@@ -52,8 +44,8 @@ use uuid::Uuid;
 
 use crate::{
     Envelope, Namespace,
+    feed::{Feed, Follower, Start},
     payloads::users::{UserSessionsEndedV1, UserTokenRevokedV1},
-    retry::Backoff,
     streams,
 };
 
@@ -61,9 +53,7 @@ use crate::{
 pub const REPLAY_WAIT: Duration = Duration::from_secs(3);
 /// The most revocations, and separately cut-offs, kept in memory.
 pub const MAX_ENTRIES: usize = 1_000_000;
-/// How often the feed asks whether the stream it follows is still the one
-/// it subscribed to.
-pub const STREAM_CHECK_EVERY: Duration = Duration::from_secs(5);
+pub use crate::feed::STREAM_CHECK_EVERY;
 /// How often expired entries are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -121,11 +111,14 @@ impl Sessions {
     /// The feed that keeps this replica up to date from `namespace`'s
     /// USERS stream; run it in the background.
     pub fn feed(&self, jetstream: jetstream::Context, namespace: Namespace) -> SessionFeed {
-        SessionFeed {
-            sessions: self.clone(),
+        SessionFeed(Feed::new(
+            self.clone(),
             jetstream,
             namespace,
-        }
+            streams::USERS,
+            "users.>",
+            Start::First,
+        ))
     }
 
     /// Whether the replay has caught up with the stream.
@@ -160,7 +153,7 @@ impl Sessions {
             .send_if_modified(|ready| !std::mem::replace(ready, true));
     }
 
-    fn apply(&self, envelope: &Envelope) {
+    fn record(&self, envelope: &Envelope) {
         let now = Utc::now();
         if envelope.is::<UserTokenRevokedV1>() {
             match envelope.decode::<UserTokenRevokedV1>() {
@@ -273,148 +266,22 @@ fn soonest(map: &HashMap<Uuid, DateTime<Utc>>) -> Option<Uuid> {
 }
 
 /// Keeps a [`Sessions`] replica up to date from the USERS stream.
-pub struct SessionFeed {
-    sessions: Sessions,
-    jetstream: jetstream::Context,
-    namespace: Namespace,
-}
-
-/// Following the stream failed; the feed resubscribes.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot follow the users stream: {step}")]
-pub struct FeedError {
-    step: &'static str,
-    #[source]
-    source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-fn step<E: std::error::Error + Send + Sync + 'static>(
-    step: &'static str,
-) -> impl FnOnce(E) -> FeedError {
-    move |e| FeedError {
-        step,
-        source: Box::new(e),
-    }
-}
-
-/// Where the feed is: the stream it follows (by creation time) and the
-/// next sequence of that stream to apply.
-struct Position {
-    stream_created: Option<i128>,
-    next: u64,
-}
+pub struct SessionFeed(Feed<Sessions>);
 
 impl SessionFeed {
     /// Follows the stream until `stop` fires, resubscribing after failures.
     pub async fn run(self, stop: Shutdown) {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-        // A resubscription resumes where the last one stopped.
-        let mut at = Position {
-            stream_created: None,
-            next: 1,
-        };
-        loop {
-            let followed = tokio::select! {
-                () = stop.cancelled() => return,
-                followed = self.follow(&mut at, &mut backoff) => followed,
-            };
-            if let Err(error) = followed {
-                tracing::warn!(error = %chain(&error), "session feed interrupted; resubscribing");
-            }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff.next_delay()) => {}
-            }
-        }
+        self.0.run(stop).await;
+    }
+}
+
+impl Follower for Sessions {
+    fn apply(&self, envelope: &Envelope) {
+        self.record(envelope);
     }
 
-    async fn follow(&self, at: &mut Position, backoff: &mut Backoff) -> Result<(), FeedError> {
-        let mut stream = self
-            .jetstream
-            .get_stream(self.namespace.stream(streams::USERS))
-            .await
-            .map_err(step("get the stream"))?;
-        let info = stream.info().await.map_err(step("read the stream"))?;
-        let created = info.created.unix_timestamp_nanos();
-        let state = info.state.clone();
-        if at
-            .stream_created
-            .is_some_and(|followed| followed != created)
-        {
-            // What was applied stays applied; the new stream's events are
-            // all unseen.
-            tracing::warn!("the users stream was created again; replaying it from its start");
-            at.next = 1;
-        }
-        at.stream_created = Some(created);
-        // Everything up to here must be applied before tokens are judged.
-        let target = state.last_sequence;
-        if state.messages == 0 || target < at.next {
-            self.sessions.mark_ready();
-        }
-        let deliver_policy = if at.next <= 1 {
-            DeliverPolicy::All
-        } else {
-            DeliverPolicy::ByStartSequence {
-                start_sequence: at.next,
-            }
-        };
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: self.namespace.subject("users.>"),
-                deliver_policy,
-                ..OrderedConfig::default()
-            })
-            .await
-            .map_err(step("create the consumer"))?;
-        let mut messages = consumer.messages().await.map_err(step("subscribe"))?;
-        let mut check = tokio::time::interval_at(
-            tokio::time::Instant::now() + STREAM_CHECK_EVERY,
-            STREAM_CHECK_EVERY,
-        );
-        loop {
-            let message = tokio::select! {
-                message = messages.next() => message,
-                _ = check.tick() => {
-                    // The ordered consumer would follow a stream created
-                    // again from the old stream's next sequence.
-                    let info = stream.info().await.map_err(step("read the stream"))?;
-                    if info.created.unix_timestamp_nanos() != created {
-                        return Err(FeedError {
-                            step: "follow the stream",
-                            source: "the stream was created again".into(),
-                        });
-                    }
-                    continue;
-                }
-            };
-            let Some(message) = message else { break };
-            let message = message.map_err(step("receive"))?;
-            let (sequence, pending) = match message.info() {
-                Ok(info) => (info.stream_sequence, info.pending),
-                Err(error) => {
-                    return Err(FeedError {
-                        step: "read the message's sequence",
-                        source: error,
-                    });
-                }
-            };
-            match Envelope::from_json(&message.payload) {
-                Ok(envelope) => self.sessions.apply(&envelope),
-                Err(error) => {
-                    tracing::error!(error = %chain(&error), sequence, "unreadable users event")
-                }
-            }
-            at.next = sequence + 1;
-            backoff.reset();
-            if sequence >= target || pending == 0 {
-                self.sessions.mark_ready();
-            }
-        }
-        Err(FeedError {
-            step: "receive",
-            source: "the message stream ended".into(),
-        })
+    fn caught_up(&self) {
+        self.mark_ready();
     }
 }
 

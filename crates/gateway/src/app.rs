@@ -7,6 +7,8 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context as _;
+
 use axum::{Router, middleware, routing::get};
 use syncchain_platform::{config::Mode, deps, health, metrics::Metrics, shutdown::Shutdown};
 use tokio::net::TcpListener;
@@ -17,6 +19,7 @@ use crate::{
     config::{Config, HttpLimits, Limits},
     metrics::GraphqlMetrics,
     order_feed::OrderFeed,
+    product_reads::ProductReads,
     ratelimit::SignInLimiter,
     schema::{self, AppSchema, PlaceOrderWait},
     subscription_slots::{Recheck, Slots},
@@ -77,6 +80,7 @@ impl Application {
             config.keys.clone(),
             shutdown.clone(),
         );
+        let reads = product_reads(&config, &shutdown, metrics).await?;
         let schema = schema::builder(config.limits, openness)
             .extension(GraphqlMetrics::new(metrics))
             .data(services.clone())
@@ -84,6 +88,7 @@ impl Application {
             .data(limiter)
             .data(PlaceOrderWait(config.place_order_wait))
             .data(feed)
+            .data(reads)
             .data(Slots::new(config.subscriptions))
             .data(Recheck {
                 every: config.subscriptions.recheck,
@@ -165,4 +170,44 @@ fn address(listener: &TcpListener) -> SocketAddr {
     listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// The gateway's copy of product reads, with the feed that keeps it true
+/// running until `shutdown`. NATS is connected in the background: until
+/// the feed has subscribed, reads go to the products service.
+async fn product_reads(
+    config: &Config,
+    shutdown: &Shutdown,
+    metrics: &Metrics,
+) -> anyhow::Result<ProductReads> {
+    let reads = ProductReads::new(config.product_reads, metrics);
+    if config.product_reads == 0 {
+        return Ok(reads);
+    }
+    let watched = reads.clone();
+    let nats = deps::nats_options()
+        .event_callback(move |event| {
+            let reads = watched.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => reads.connected(),
+                    async_nats::Event::Disconnected => reads.disconnected(),
+                    _ => {}
+                }
+            }
+        })
+        .connect(&config.events.nats_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot use SYNCCHAIN_NATS_URL {:?} for the gateway's product reads",
+                config.events.nats_url
+            )
+        })?;
+    let feed = reads.feed(
+        async_nats::jetstream::new(nats),
+        config.events.namespace.clone(),
+    );
+    tokio::spawn(feed.run(shutdown.clone()));
+    Ok(reads)
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::clients::ServiceUrls;
+use syncchain_events::EventsConfig;
 use syncchain_platform::{
     auth::{JwtSecret, TokenKeys},
     config::{ConfigError, Env, Mode},
@@ -31,6 +32,13 @@ pub struct Config {
     pub trust_proxy: bool,
     pub http: HttpLimits,
     pub subscriptions: SubscriptionLimits,
+    /// The NATS server and namespace whose PRODUCTS stream keeps the
+    /// gateway's product reads true.
+    pub events: EventsConfig,
+    /// `SYNCCHAIN_GATEWAY_PRODUCT_READS`: the most products whose reads the
+    /// gateway keeps in memory (0: none, every read asks the products
+    /// service).
+    pub product_reads: usize,
 }
 
 /// How long the HTTP server waits for a client, and how many it holds.
@@ -159,6 +167,8 @@ impl Config {
             trust_proxy: env.flag("SYNCCHAIN_TRUST_PROXY", false)?,
             http,
             subscriptions,
+            events: EventsConfig::from_env(env)?,
+            product_reads: env.get("SYNCCHAIN_GATEWAY_PRODUCT_READS", 10_000)?,
         })
     }
 }

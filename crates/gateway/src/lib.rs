@@ -22,6 +22,7 @@ pub mod http;
 pub mod ide;
 pub mod metrics;
 pub mod order_feed;
+mod product_reads;
 pub mod ratelimit;
 pub mod schema;
 pub mod server;

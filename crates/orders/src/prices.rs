@@ -67,6 +67,7 @@ impl Prices {
         let request = grpc::request(
             GetProductRequest {
                 id: product.to_string(),
+                fresh: false,
             },
             token,
         );

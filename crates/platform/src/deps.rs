@@ -124,6 +124,16 @@ pub async fn connect_postgres(
         })
 }
 
+/// How every syncchain process connects to NATS: a first connection
+/// retried in the background (connecting returns at once), and reconnects
+/// for as long as the process runs.
+pub fn nats_options() -> async_nats::ConnectOptions {
+    async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+}
+
 /// Connects to NATS. Later disconnections are retried by the client forever.
 pub async fn connect_nats(url: &str, var: &str) -> Result<async_nats::Client, DependencyError> {
     let unreachable = |reason: String| DependencyError {
@@ -132,10 +142,7 @@ pub async fn connect_nats(url: &str, var: &str) -> Result<async_nats::Client, De
         reason,
         hint: hint(var),
     };
-    let options = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .retry_on_initial_connect()
-        .max_reconnects(None);
+    let options = nats_options();
     // With `retry_on_initial_connect` connect returns at once; wait for the
     // first connection with a deadline so a wrong address fails clearly.
     let client = options

@@ -36,6 +36,22 @@ pub struct Catalogue {
     cache: ProductCache,
 }
 
+/// Where a read may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// The read cache, filled from the database on a miss.
+    Cached,
+    /// The database, leaving the cache as it is: for a caller that keeps
+    /// its own copy and may learn of a change before the cache does.
+    Fresh,
+}
+
+impl Read {
+    pub fn fresh(fresh: bool) -> Self {
+        if fresh { Self::Fresh } else { Self::Cached }
+    }
+}
+
 impl Catalogue {
     pub fn new(pool: PgPool, cache: ProductCache) -> Self {
         Self { pool, cache }
@@ -70,15 +86,20 @@ impl Catalogue {
     }
 
     #[tracing::instrument(skip_all, fields(product.id = %id))]
-    pub async fn get(&self, id: ProductId) -> Result<Product, ProductsError> {
-        let slot = match self.cache.product(id).await {
-            Cached::Hit(product) => return Ok(product),
-            Cached::Miss(slot) => slot,
+    pub async fn get(&self, id: ProductId, read: Read) -> Result<Product, ProductsError> {
+        let slot = match read {
+            Read::Fresh => None,
+            Read::Cached => match self.cache.product(id).await {
+                Cached::Hit(product) => return Ok(product),
+                Cached::Miss(slot) => Some(slot),
+            },
         };
         let product = storage::find(&self.pool, id)
             .await?
             .ok_or(ProductsError::NotFound)?;
-        self.cache.store_product(slot, &product).await;
+        if let Some(slot) = slot {
+            self.cache.store_product(slot, &product).await;
+        }
         Ok(product)
     }
 
@@ -106,22 +127,28 @@ impl Catalogue {
         after: Option<Cursor>,
         size: PageSize,
         search: Option<NameSearch>,
+        read: Read,
     ) -> Result<Page<Product>, ProductsError> {
         let query = ListQuery {
             after,
             size,
             search: search.as_ref(),
         };
-        let slot = match self.cache.page(query).await {
-            Cached::Hit(page) => return Ok(page),
-            Cached::Miss(slot) => slot,
+        let slot = match read {
+            Read::Fresh => None,
+            Read::Cached => match self.cache.page(query).await {
+                Cached::Hit(page) => return Ok(page),
+                Cached::Miss(slot) => Some(slot),
+            },
         };
         let rows = storage::list(&self.pool, after, search.as_ref(), size.fetch()).await?;
         let page = Page::from_rows(rows, size, |p| Cursor {
             created_at: p.created_at,
             id: p.id.as_uuid(),
         });
-        self.cache.store_page(slot, &page).await;
+        if let Some(slot) = slot {
+            self.cache.store_page(slot, &page).await;
+        }
         Ok(page)
     }
 

@@ -15,7 +15,7 @@ use syncchain_proto::products::v1 as proto;
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
-    catalogue::Catalogue,
+    catalogue::{Catalogue, Read},
     domain::{
         Cursor, NameSearch, NewProduct, NewProductInput, PageSize, Product, ProductChanges,
         ProductChangesInput, ProductId, Quantity, ValidationError,
@@ -83,8 +83,9 @@ impl proto::products_server::Products for ProductsApi {
         request: Request<proto::GetProductRequest>,
     ) -> Result<Response<proto::Product>, Status> {
         let result = async {
-            let id = ProductId::parse("id", &request.get_ref().id)?;
-            self.catalogue.get(id).await
+            let r = request.get_ref();
+            let id = ProductId::parse("id", &r.id)?;
+            self.catalogue.get(id, Read::fresh(r.fresh)).await
         }
         .await;
         respond("get product", result.map(to_proto))
@@ -121,7 +122,7 @@ impl proto::products_server::Products for ProductsApi {
             let after = Cursor::decode(&r.after).map_err(ValidationError::from)?;
             let search = NameSearch::parse(&r.search)?;
             self.catalogue
-                .list(after, PageSize::new(r.first), search)
+                .list(after, PageSize::new(r.first), search, Read::fresh(r.fresh))
                 .await
         }
         .await;

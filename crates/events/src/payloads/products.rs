@@ -150,3 +150,25 @@ impl Event for StockReleasedV2 {
     const TYPE: &'static str = "stock.released";
     const VERSION: u16 = 2;
 }
+
+/// The products whose state an event of the PRODUCTS stream changes, each
+/// once, in the event's order: the product created or updated, or every
+/// line's product of a reservation or release. A refusal changes nothing,
+/// and neither does an event type this does not know. What keeps copies of
+/// products (the products service's cache, the gateway's reads) drops
+/// these.
+pub fn changed_products(envelope: &crate::Envelope) -> Result<Vec<Uuid>, crate::DecodeError> {
+    let several = envelope.version == StockReservedV2::VERSION;
+    let lines = |lines: Vec<StockLineV2>| lines.into_iter().map(|line| line.product_id).collect();
+    let ids: Vec<Uuid> = match envelope.event_type.as_str() {
+        ProductCreatedV1::TYPE => vec![envelope.decode::<ProductCreatedV1>()?.product_id],
+        ProductUpdatedV1::TYPE => vec![envelope.decode::<ProductUpdatedV1>()?.product_id],
+        StockReservedV1::TYPE if several => lines(envelope.decode::<StockReservedV2>()?.lines),
+        StockReservedV1::TYPE => vec![envelope.decode::<StockReservedV1>()?.product_id],
+        StockReleasedV1::TYPE if several => lines(envelope.decode::<StockReleasedV2>()?.lines),
+        StockReleasedV1::TYPE => vec![envelope.decode::<StockReleasedV1>()?.product_id],
+        _ => Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    Ok(ids.into_iter().filter(|id| seen.insert(*id)).collect())
+}

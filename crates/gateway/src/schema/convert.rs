@@ -14,7 +14,10 @@ pub fn int(value: i64, what: &'static str) -> Result<i32, ApiError> {
 
 /// A UUID argument in its canonical form, or `BAD_USER_INPUT` naming it.
 pub fn id(id: &async_graphql::ID, field: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(id.as_str())
-        .map(|u| u.to_string())
-        .map_err(|_| ApiError::bad_input(field, "not a valid id"))
+    uuid(id, field).map(|u| u.to_string())
+}
+
+/// [`id`], as the id itself.
+pub fn uuid(id: &async_graphql::ID, field: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id.as_str()).map_err(|_| ApiError::bad_input(field, "not a valid id"))
 }

@@ -8,8 +8,8 @@ mod convert;
 mod loaders;
 mod order_updates;
 mod orders;
-mod paging;
-mod products;
+pub(crate) mod paging;
+pub(crate) mod products;
 mod users;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};

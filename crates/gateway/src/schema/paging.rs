@@ -9,7 +9,7 @@ use crate::errors::{ApiError, ApiResult};
 const DEFAULT_PAGE: i32 = 20;
 const MAX_PAGE: i32 = 100;
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct PageInfo {
     /// Pass as `after` to get the next page.
     pub end_cursor: Option<String>,

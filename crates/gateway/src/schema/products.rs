@@ -12,7 +12,10 @@ use super::{
     convert,
     paging::{PageInfo, page_size},
 };
-use crate::errors::{ApiError, ApiResult};
+use crate::{
+    errors::{ApiError, ApiResult},
+    product_reads::{Lookup, ProductReads},
+};
 
 /// Something for sale. `price` is in minor units (cents); `quantity` is
 /// the stock left.
@@ -59,7 +62,7 @@ pub struct UpdateProductInput {
     pub description: Option<String>,
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct ProductConnection {
     pub nodes: Vec<Product>,
     pub page_info: PageInfo,
@@ -71,10 +74,22 @@ async fn list(
     after: Option<String>,
     search: Option<String>,
 ) -> ApiResult<ProductConnection> {
+    let first = page_size(first)?;
+    let (after, search) = (after.unwrap_or_default(), search.unwrap_or_default());
+    let lookup = match ctx.data_opt::<ProductReads>() {
+        Some(reads) => reads.first_page(first, !after.is_empty() || !search.is_empty()),
+        None => Lookup::Bypass,
+    };
+    let ticket = match lookup {
+        Lookup::Hit(page) => return Ok(page),
+        Lookup::Miss(ticket) => Some(ticket),
+        Lookup::Bypass => None,
+    };
     let message = pb::ListProductsRequest {
-        first: page_size(first)?,
-        after: after.unwrap_or_default(),
-        search: search.unwrap_or_default(),
+        first,
+        after,
+        search,
+        fresh: ticket.is_some(),
     };
     let page = services(ctx)?
         .products
@@ -83,7 +98,7 @@ async fn list(
         .await
         .map_err(|s| ApiError::from_status(s, "products.ListProducts"))?
         .into_inner();
-    Ok(ProductConnection {
+    let page = ProductConnection {
         nodes: page
             .products
             .into_iter()
@@ -93,7 +108,21 @@ async fn list(
             end_cursor: (!page.end_cursor.is_empty()).then_some(page.end_cursor),
             has_next_page: page.has_next_page,
         },
-    })
+    };
+    if let (Some(ticket), Some(reads)) = (ticket, ctx.data_opt::<ProductReads>()) {
+        reads.keep_first_page(ticket, first, &page);
+    }
+    Ok(page)
+}
+
+/// After a change made through this gateway: its next read shows it,
+/// without waiting for the change's event.
+fn changed(ctx: &Context<'_>, product: &ApiResult<Product>) {
+    if let (Ok(product), Some(reads)) = (product, ctx.data_opt::<ProductReads>())
+        && let Ok(id) = uuid::Uuid::parse_str(product.id.as_str())
+    {
+        reads.changed(id);
+    }
 }
 
 fn product(
@@ -139,13 +168,27 @@ impl ProductsQuery {
 
     /// One product.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Product> {
-        let id = convert::id(&id, "id")?;
+        let id = convert::uuid(&id, "id")?;
+        let reads = ctx.data_opt::<ProductReads>();
+        let ticket = match reads.map_or(Lookup::Bypass, |reads| reads.product(id)) {
+            Lookup::Hit(product) => return Ok(product),
+            Lookup::Miss(ticket) => Some(ticket),
+            Lookup::Bypass => None,
+        };
+        let message = pb::GetProductRequest {
+            id: id.to_string(),
+            fresh: ticket.is_some(),
+        };
         let result = services(ctx)?
             .products
             .clone()
-            .get_product(request(pb::GetProductRequest { id }, None))
+            .get_product(request(message, None))
             .await;
-        product(result, "products.GetProduct")
+        let found = product(result, "products.GetProduct")?;
+        if let (Some(ticket), Some(reads)) = (ticket, reads) {
+            reads.keep_product(ticket, &found);
+        }
+        Ok(found)
     }
 }
 
@@ -168,7 +211,9 @@ impl ProductsMutation {
             .clone()
             .create_product(request(message, token(ctx)?))
             .await;
-        product(result, "products.CreateProduct")
+        let result = product(result, "products.CreateProduct");
+        changed(ctx, &result);
+        result
     }
 
     /// Changes a product's name, price or description (admins only); fields
@@ -191,7 +236,9 @@ impl ProductsMutation {
             .clone()
             .update_product(request(message, token(ctx)?))
             .await;
-        product(result, "products.UpdateProduct")
+        let result = product(result, "products.UpdateProduct");
+        changed(ctx, &result);
+        result
     }
 
     /// Adds stock to a product (admins only).
@@ -211,6 +258,8 @@ impl ProductsMutation {
             .clone()
             .restock_product(request(message, token(ctx)?))
             .await;
-        product(result, "products.RestockProduct")
+        let result = product(result, "products.RestockProduct");
+        changed(ctx, &result);
+        result
     }
 }

@@ -78,7 +78,10 @@ impl System {
     }
 
     async fn stock(&self, id: &str) -> i64 {
-        let request = GetProductRequest { id: id.into() };
+        let request = GetProductRequest {
+            id: id.into(),
+            fresh: false,
+        };
         self.products
             .clone()
             .get_product(grpc::request(request, Some(&self.admin)))

@@ -15,8 +15,7 @@ use syncchain_events::{
     Envelope, Event, async_trait,
     consumer::{ConsumerConfig, Handler, HandlerError},
     payloads::products::{
-        ProductCreatedV1, ProductUpdatedV1, StockLineV2, StockReleasedV1, StockReleasedV2,
-        StockReservedV1, StockReservedV2,
+        self, ProductCreatedV1, ProductUpdatedV1, StockReleasedV1, StockReservedV1,
     },
     streams,
 };
@@ -77,27 +76,17 @@ impl Handler for CacheInvalidation {
 
 /// The products whose cached copies an event makes stale.
 fn changed_products(envelope: &Envelope) -> Result<Vec<ProductId>, HandlerError> {
-    let several = envelope.version == StockReservedV2::VERSION;
-    let ids = match envelope.event_type.as_str() {
-        ProductCreatedV1::TYPE => vec![envelope.decode::<ProductCreatedV1>()?.product_id],
-        ProductUpdatedV1::TYPE => vec![envelope.decode::<ProductUpdatedV1>()?.product_id],
-        StockReservedV1::TYPE if several => lines(envelope.decode::<StockReservedV2>()?.lines),
-        StockReservedV1::TYPE => vec![envelope.decode::<StockReservedV1>()?.product_id],
-        StockReleasedV1::TYPE if several => lines(envelope.decode::<StockReleasedV2>()?.lines),
-        StockReleasedV1::TYPE => vec![envelope.decode::<StockReleasedV1>()?.product_id],
-        // A refusal changes nothing.
-        _ => Vec::new(),
-    };
-    Ok(ids.into_iter().map(ProductId::from).collect())
-}
-
-fn lines(lines: Vec<StockLineV2>) -> Vec<uuid::Uuid> {
-    lines.into_iter().map(|line| line.product_id).collect()
+    Ok(products::changed_products(envelope)?
+        .into_iter()
+        .map(ProductId::from)
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
-    use syncchain_events::payloads::products::{StockRejectedV1, StockRejection};
+    use syncchain_events::payloads::products::{
+        StockLineV2, StockRejectedV1, StockRejection, StockReleasedV2, StockReservedV2,
+    };
     use uuid::Uuid;
 
     use super::*;

@@ -3,7 +3,7 @@
 
 use syncchain_events::{payloads::products::StockReservedV1, streams};
 use syncchain_products::cache::invalidation;
-use syncchain_proto::products::v1::{ListProductsRequest, UpdateProductRequest};
+use syncchain_proto::products::v1::{GetProductRequest, ListProductsRequest, UpdateProductRequest};
 use syncchain_testkit::{eventually, process::spare_port, redis_server::RedisServer};
 use uuid::Uuid;
 
@@ -202,4 +202,46 @@ async fn reads_and_writes_carry_on_while_redis_is_down_and_caching_resumes_after
         .unwrap();
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["redis"], "up");
+}
+
+#[tokio::test]
+async fn a_fresh_read_comes_from_the_database_and_leaves_the_cache_alone() {
+    let app = spawn_app().await;
+    let redis = syncchain_testkit::redis_url();
+    let product = app.create("Kettle", 100, 5).await;
+    // The creation's own invalidation has passed before the cache fills.
+    assert!(until_invalidated(&app, &product.id).await);
+    assert!(until_cached(&app, &product.id, &redis).await);
+    let first_page = ListProductsRequest {
+        first: 5,
+        ..Default::default()
+    };
+    app.list(first_page.clone()).await;
+
+    rename_in_db(&app, &product.id, "Renamed quietly").await;
+    let fresh_request = GetProductRequest {
+        id: product.id.clone(),
+        fresh: true,
+    };
+    let fresh = app
+        .client()
+        .get_product(fresh_request)
+        .await
+        .unwrap()
+        .into_inner();
+    let fresh_page = app
+        .list(ListProductsRequest {
+            fresh: true,
+            ..first_page.clone()
+        })
+        .await;
+    let cached = app.get(&product.id).await.unwrap();
+    let cached_page = app.list(first_page).await;
+
+    assert_eq!(fresh.name, "Renamed quietly");
+    assert_eq!(fresh_page.products[0].name, "Renamed quietly");
+    // The cache still holds what it held: a fresh read neither read nor
+    // replaced it.
+    assert_eq!(cached.name, "Kettle");
+    assert_eq!(cached_page.products[0].name, "Kettle");
 }

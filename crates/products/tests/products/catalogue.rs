@@ -105,7 +105,7 @@ async fn products_are_listed_newest_first_one_page_at_a_time() {
             .list(ListProductsRequest {
                 first: 2,
                 after: after.clone(),
-                search: String::new(),
+                ..Default::default()
             })
             .await;
         pages += 1;

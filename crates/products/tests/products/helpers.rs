@@ -116,7 +116,10 @@ impl TestApp {
     }
 
     pub async fn get(&self, id: &str) -> Result<proto::Product, tonic::Status> {
-        let request = proto::GetProductRequest { id: id.into() };
+        let request = proto::GetProductRequest {
+            id: id.into(),
+            fresh: false,
+        };
         self.client()
             .get_product(request)
             .await

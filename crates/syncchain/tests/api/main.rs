@@ -22,6 +22,7 @@ mod metrics;
 mod order_limits;
 mod orders_access;
 mod oversell;
+mod product_reads;
 mod request_ids;
 mod saga;
 mod sessions;

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{TestApp, unique_email};
+use crate::support::{Client, TestApp, unique_email};
 
-async fn scrape(app: &TestApp, base: &str) -> String {
+pub(crate) async fn scrape(app: &Client, base: &str) -> String {
     let response = app
         .http
         .get(format!("{base}/metrics"))
@@ -33,7 +33,7 @@ async fn scrape(app: &TestApp, base: &str) -> String {
 
 /// The value of the series `name` whose labels include every one of
 /// `labels`, if the exposition has it.
-fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter(|line| {

@@ -82,6 +82,21 @@ impl TestApp {
         app
     }
 
+    /// A client of a second gateway in front of the same services, with a
+    /// registry of its own (as another process would have); it stops with
+    /// the app.
+    pub async fn another_gateway(&self) -> Client {
+        let env = syncchain_platform::config::Env::from_pairs(self.env.clone());
+        let gateway = start_gateway(&env, &self.shutdown, &Metrics::new()).await;
+        let client = Client::new(
+            format!("http://{}", gateway.public),
+            format!("http://{}", gateway.admin),
+            self.client.admin_email.clone(),
+        );
+        client.wait_until_ready().await;
+        client
+    }
+
     /// Runs the `syncchain` binary against this app's database.
     pub async fn cli(&self, args: &[&str]) -> std::process::Output {
         self.cli_with(args, &[]).await
